@@ -1,0 +1,76 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { STATUS_CODES } from 'node:http';
+import { DomainError } from '../errors/domain-error.js';
+import { ProblemSchema, type Problem } from '../schemas/problem.js';
+
+const problemType = (slug: string) => `https://effnet-tl.dev/problems/${slug}`;
+
+function slugOf(title: string): string {
+  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+}
+
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  problem: Omit<Problem, 'instance'> & Record<string, unknown>,
+) {
+  return reply
+    .code(problem.status)
+    .type('application/problem+json')
+    .send({ ...problem, instance: request.url.split('?')[0] });
+}
+
+/** One error handler for the whole app: every error becomes problem+json, and 5xx details stay in the log. */
+export default fp(
+  async function problemDetails(app: FastifyInstance) {
+    app.addSchema(ProblemSchema);
+
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      if (error instanceof DomainError) {
+        return sendProblem(reply, request, {
+          type: problemType(slugOf(error.name.replace(/Error$/, ''))),
+          title: error.title,
+          status: error.status,
+          detail: error.message,
+          ...error.extensions,
+        });
+      }
+      if (error.validation) {
+        return sendProblem(reply, request, {
+          type: problemType('validation'),
+          title: 'Bad Request',
+          status: 400,
+          detail: error.message,
+          errors: error.validation.map((v) => ({ path: v.instancePath, message: v.message })),
+        });
+      }
+      const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+      if (status >= 500) {
+        request.log.error({ err: error }, 'request failed');
+        return sendProblem(reply, request, {
+          type: 'about:blank',
+          title: STATUS_CODES[status] ?? 'Internal Server Error',
+          status,
+          detail: 'The server failed to handle this request; the error is in its log.',
+        });
+      }
+      return sendProblem(reply, request, {
+        type: 'about:blank',
+        title: STATUS_CODES[status] ?? 'Error',
+        status,
+        detail: error.message,
+      });
+    });
+
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(reply, request, {
+        type: 'about:blank',
+        title: 'Not Found',
+        status: 404,
+        detail: `No route ${request.method} ${request.url.split('?')[0]}`,
+      }),
+    );
+  },
+  { name: 'problem-details' },
+);

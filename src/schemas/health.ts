@@ -1,0 +1,19 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+export const HealthSchema = Type.Object({ status: Type.Literal('ok') }, { $id: 'Health' });
+
+export const ReadySchema = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
+    redis: Type.Union([Type.Literal('ok'), Type.Literal('unreachable')]),
+    backend: Type.Object({
+      name: Type.String({ description: 'node-gpu, node, wasm or cpu' }),
+      version: Type.String(),
+      skipped: Type.Array(Type.Object({ name: Type.String(), reason: Type.String() }), {
+        description: 'Backends tried first, and why they did not load',
+      }),
+    }),
+  },
+  { $id: 'Ready' },
+);
+export type Ready = Static<typeof ReadySchema>;

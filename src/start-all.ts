@@ -1,0 +1,40 @@
+import closeWithGrace from 'close-with-grace';
+import path from 'node:path';
+import { createTrainingWorker } from '../workers/create-training-worker.js';
+import { buildApp } from './app.js';
+import { loadConfig } from './config.js';
+import { watchParent } from './services/parent-watch.js';
+import { RedisServerMissingError, startLocalRedis, type LocalRedis } from './services/local-redis.js';
+
+// npm start: the api and one worker in one process, plus a private redis-server when REDIS_URL is unset.
+let config = loadConfig();
+let redis: LocalRedis | undefined;
+if (!config.redisUrl) {
+  try {
+    redis = await startLocalRedis(path.join(config.dataDir, 'redis'));
+  } catch (error) {
+    if (error instanceof RedisServerMissingError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  config = { ...config, redisUrl: redis.url };
+}
+
+const app = await buildApp({ config });
+const worker = createTrainingWorker(config, app.log.child({ name: 'worker' }));
+await app.listen({ port: config.port, host: config.host });
+if (redis) app.log.info({ url: redis.url, pid: redis.process.pid }, 'private redis-server started');
+
+const { close } = closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
+  if (err) app.log.error({ err }, 'closing after an uncaught error');
+  else app.log.info({ signal }, 'closing');
+  await worker.close();
+  await app.close();
+  await redis?.stop();
+});
+watchParent(() => {
+  app.log.warn('parent process is gone; closing');
+  close();
+});
