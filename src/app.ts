@@ -3,10 +3,23 @@ import sensible from '@fastify/sensible';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
+import metrics from './plugins/metrics.js';
 import openapi from './plugins/openapi.js';
 import problemDetails from './plugins/problem-details.js';
-import { computePlugin, configPlugin, storagePlugin, trainingQueuePlugin } from './plugins/services.js';
+import sharedSchemas from './plugins/shared-schemas.js';
+import {
+  computePlugin,
+  configPlugin,
+  datasetsPlugin,
+  inferencePlugin,
+  storagePlugin,
+  trainingQueuePlugin,
+} from './plugins/services.js';
+import architectureRoutes from './routes/architectures.js';
+import datasetRoutes from './routes/datasets.js';
 import health from './routes/health.js';
+import jobRoutes from './routes/jobs.js';
+import modelRoutes from './routes/models.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -25,9 +38,12 @@ export async function buildApp({ config, logger }: BuildAppOptions) {
   const app = Fastify({
     logger: logger ?? loggerOptions(config),
     bodyLimit: 32 * 1024 * 1024,
+    // Multipart bodies are streamed, so their documented schemas carry no `type` (see routes/models.ts).
+    ajv: { customOptions: { strictTypes: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(sensible);
+  await app.register(sharedSchemas);
   await app.register(problemDetails);
   await app.register(multipart, {
     limits: { fileSize: config.limits.uploadBytes, files: config.limits.predictInstances },
@@ -38,8 +54,20 @@ export async function buildApp({ config, logger }: BuildAppOptions) {
   await app.register(storagePlugin);
   await app.register(computePlugin);
   await app.register(trainingQueuePlugin);
+  await app.register(datasetsPlugin);
+  await app.register(inferencePlugin);
 
+  await app.register(metrics);
   await app.register(health);
+  await app.register(
+    async (v1) => {
+      await v1.register(architectureRoutes);
+      await v1.register(datasetRoutes);
+      await v1.register(jobRoutes);
+      await v1.register(modelRoutes);
+    },
+    { prefix: '/v1' },
+  );
   return app;
 }
 

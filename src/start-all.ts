@@ -20,6 +20,8 @@ if (!config.redisUrl) {
     throw error;
   }
   config = { ...config, redisUrl: redis.url };
+  // The worker's sandboxed processors are child processes that read their config from the environment.
+  process.env.REDIS_URL = redis.url;
 }
 
 const app = await buildApp({ config });

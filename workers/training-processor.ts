@@ -1,6 +1,109 @@
 import { UnrecoverableError, type SandboxedJob } from 'bullmq';
+import fs from 'node:fs/promises';
+import { pino } from 'pino';
+import { selectBackend } from '../src/compute/backend.js';
+import { loadConfig } from '../src/config.js';
+import { DomainError } from '../src/errors/domain-error.js';
+import { WeightsImportError } from '../src/model/weights/weights-errors.js';
+import { exportArtifactToOnnx } from '../src/onnx/export-artifact-onnx.js';
+import { FileStorage } from '../src/services/file-storage.js';
+import { cancelledReason } from '../src/services/job-cancellation.js';
+import { ModelRegistry } from '../src/services/model-registry.js';
+import { createRedisConnection } from '../src/services/redis-connection.js';
+import { newId } from '../src/services/resource-id.js';
+import type { TrainingJobData, TrainingJobProgress, TrainingJobResult } from '../src/services/training-job-data.js';
+import { TrainingCancelledError, TrainingInterruptedError } from '../src/training/training-errors.js';
+import { trainTwoPhase } from '../src/training/two-phase-trainer.js';
+import { interruptKey, watchJobFlags } from './job-flags.js';
+import { JobProgressReporter } from './job-progress-reporter.js';
 
-/** BullMQ sandboxed processor: runs in its own child process, one training job at a time. */
-export default async function trainingProcessor(job: SandboxedJob): Promise<unknown> {
-  throw new UnrecoverableError(`job ${job.id}: the two-phase trainer is not wired into the worker yet`);
+const config = loadConfig();
+const log = pino({ level: config.logLevel, name: 'training-processor' });
+const storage = new FileStorage(config.dataDir);
+const registry = new ModelRegistry(storage);
+const redis = createRedisConnection(config.redisUrl!, 'producer');
+
+/**
+ * BullMQ sandboxed processor: runs in its own child process, one training job at a time. It resumes from
+ * the job's last checkpoint on a retry, reports progress, honours cancellation between batches, and
+ * registers the model when training ends.
+ */
+export default async function trainingProcessor(
+  job: SandboxedJob<TrainingJobData, TrainingJobResult>,
+): Promise<TrainingJobResult> {
+  const jobId = job.id!;
+  // A retry after a shutdown starts fresh: the interrupt was meant for the attempt before.
+  await redis.del(interruptKey(config.queuePrefix, jobId));
+  const flags = watchJobFlags(redis, config.queuePrefix, jobId);
+  await flags.check();
+  if (flags.cancel.aborted) throw new UnrecoverableError(cancelledReason);
+  const backend = await selectBackend(config.tfBackend);
+  const { datasetId, request } = job.data;
+  const { datasetId: _datasetId, ...trainingConfig } = request;
+  const datasetDir = storage.resolve(`datasets/${datasetId}/files`);
+  if (!(await storage.exists(`datasets/${datasetId}/files`))) {
+    throw new UnrecoverableError(`dataset '${datasetId}' no longer exists`);
+  }
+  const totalEpochs = request.head.epochs + (request.finetune ? request.finetune.epochs : 0);
+  const reporter = new JobProgressReporter(
+    totalEpochs,
+    (progress) => job.updateProgress(progress as unknown as object),
+    typeof job.progress === 'object' ? (job.progress as Partial<TrainingJobProgress>) : undefined,
+  );
+  const workDir = storage.resolve(`jobs/${jobId}/work`);
+  const outputDir = storage.tempPath(`model-${jobId}`);
+  log.info({ jobId, backend: backend.name, attempt: job.attemptsMade + 1 }, 'training started');
+  try {
+    const result = await trainTwoPhase({
+      config: trainingConfig,
+      datasetDir,
+      workDir,
+      outputDir,
+      weightsDir: config.weightsDir,
+      weightsVerify: config.weightsVerify,
+      resume: true,
+      signal: flags.cancel,
+      interrupt: flags.interrupt,
+      onProgress: (event) => reporter.onEvent(event),
+      log: (level, message, data) => log[level]({ jobId, ...data }, message),
+    });
+    try {
+      const bytes = await exportArtifactToOnnx(result.artifactDir);
+      log.info({ jobId, bytes }, 'exported model.onnx');
+    } catch (error) {
+      // The tfjs artifact still serves; ONNX is the faster engine, not a requirement.
+      log.warn({ jobId, err: error }, 'ONNX export failed; the model is served by tfjs');
+    }
+    const modelId = newId('mdl');
+    await registry.register(result.artifactDir, {
+      id: modelId,
+      jobId,
+      datasetId,
+      createdAt: new Date().toISOString(),
+    });
+    reporter.progress.stage = null;
+    await reporter.flush();
+    await fs.rm(storage.resolve(`jobs/${jobId}`), { recursive: true, force: true });
+    log.info({ jobId, modelId }, 'training completed');
+    return { modelId };
+  } catch (error) {
+    await fs.rm(outputDir, { recursive: true, force: true });
+    if (error instanceof TrainingCancelledError) {
+      await fs.rm(storage.resolve(`jobs/${jobId}`), { recursive: true, force: true });
+      throw new UnrecoverableError(cancelledReason);
+    }
+    if (error instanceof TrainingInterruptedError) {
+      // The worker is shutting down: the checkpoint is saved; the retry (on any worker) resumes there.
+      throw new Error(`interrupted at ${error.phase} epoch ${error.epoch}; resumes from its checkpoint`, {
+        cause: error,
+      });
+    }
+    if (error instanceof DomainError || error instanceof WeightsImportError) {
+      throw new UnrecoverableError(error.message);
+    }
+    throw error;
+  } finally {
+    flags.stop();
+    await reporter.flush();
+  }
 }

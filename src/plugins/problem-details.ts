@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { STATUS_CODES } from 'node:http';
 import { DomainError } from '../errors/domain-error.js';
-import { ProblemSchema, type Problem } from '../schemas/problem.js';
+import type { Problem } from '../schemas/problem.js';
 
 const problemType = (slug: string) => `https://effnet-tl.dev/problems/${slug}`;
 
@@ -24,8 +24,6 @@ export function sendProblem(
 /** One error handler for the whole app: every error becomes problem+json, and 5xx details stay in the log. */
 export default fp(
   async function problemDetails(app: FastifyInstance) {
-    app.addSchema(ProblemSchema);
-
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (error instanceof DomainError) {
         return sendProblem(reply, request, {

@@ -2,7 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { selectBackend, type BackendInfo } from '../compute/backend.js';
 import type { Config } from '../config.js';
+import { InferencePool } from '../inference/inference-pool.js';
+import { DatasetStore } from '../services/dataset-store.js';
 import { FileStorage } from '../services/file-storage.js';
+import { JobEvents } from '../services/job-events.js';
+import { JobService } from '../services/job-service.js';
+import { ModelRegistry } from '../services/model-registry.js';
 import { TrainingQueue } from '../services/training-queue.js';
 
 declare module 'fastify' {
@@ -11,6 +16,11 @@ declare module 'fastify' {
     storage: FileStorage;
     compute: BackendInfo;
     trainingQueue: TrainingQueue;
+    jobs: JobService;
+    jobEvents: JobEvents;
+    datasets: DatasetStore;
+    models: ModelRegistry;
+    inference: InferencePool;
   }
 }
 
@@ -31,6 +41,39 @@ export const storagePlugin = fp(
   { name: 'storage', dependencies: ['config'] },
 );
 
+export const datasetsPlugin = fp(
+  async (app: FastifyInstance) => {
+    const { limits } = app.config;
+    app.decorate(
+      'datasets',
+      new DatasetStore(app.storage, {
+        archive: {
+          maxEntries: limits.archiveEntries,
+          maxTotalBytes: limits.archiveBytes,
+          maxCompressionRatio: limits.archiveRatio,
+        },
+        imagePixels: limits.imagePixels,
+      }),
+    );
+    app.decorate('models', new ModelRegistry(app.storage));
+  },
+  { name: 'datasets', dependencies: ['storage'] },
+);
+
+export const inferencePlugin = fp(
+  async (app: FastifyInstance) => {
+    const pool = new InferencePool({
+      backend: app.config.tfBackend,
+      limitInputPixels: app.config.limits.imagePixels,
+      log: app.log,
+    });
+    await pool.start();
+    app.decorate('inference', pool);
+    app.addHook('onClose', () => pool.close());
+  },
+  { name: 'inference', dependencies: ['config'] },
+);
+
 export const computePlugin = fp(
   async (app: FastifyInstance) => {
     const info = await selectBackend(app.config.tfBackend);
@@ -46,8 +89,14 @@ export const trainingQueuePlugin = fp(
     const { redisUrl, queuePrefix } = app.config;
     if (!redisUrl) throw new Error('REDIS_URL is required by the api (npm start provides a private Redis)');
     const queue = new TrainingQueue({ redisUrl, prefix: queuePrefix });
+    const events = new JobEvents({ redisUrl, prefix: queuePrefix });
     app.decorate('trainingQueue', queue);
-    app.addHook('onClose', () => queue.close());
+    app.decorate('jobs', new JobService(queue, queuePrefix));
+    app.decorate('jobEvents', events);
+    app.addHook('onClose', async () => {
+      await events.close();
+      await queue.close();
+    });
   },
   { name: 'training-queue', dependencies: ['config'] },
 );

@@ -27,6 +27,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const redisOk = await app.trainingQueue.ping();
+      const inference = app.inference.stats();
       const body: Ready = {
         status: redisOk ? 'ready' : 'unavailable',
         redis: redisOk ? 'ok' : 'unreachable',
@@ -37,6 +38,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
             .filter((attempt) => !attempt.ok)
             .map((attempt) => ({ name: attempt.name, reason: attempt.reason ?? '' })),
         },
+        inference: { engine: inference.engine, backend: inference.backend ?? app.compute.name },
       };
       if (redisOk) return body;
       return sendProblem(reply, request, {
@@ -46,6 +48,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
         detail: 'Redis is unreachable; the service is not ready to accept or report jobs',
         redis: body.redis,
         backend: body.backend,
+        inference: body.inference,
       });
     },
   );

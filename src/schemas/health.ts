@@ -13,6 +13,10 @@ export const ReadySchema = Type.Object(
         description: 'Backends tried first, and why they did not load',
       }),
     }),
+    inference: Type.Object({
+      engine: Type.String({ description: "Serves models that carry model.onnx: 'onnxruntime', or 'tfjs' without it" }),
+      backend: Type.String({ description: 'tfjs backend of the inference processes' }),
+    }),
   },
   { $id: 'Ready' },
 );

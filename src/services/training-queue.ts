@@ -13,11 +13,14 @@ export interface TrainingQueueOptions {
 /** The api's side of the `training` queue: enqueue, read job state, and probe Redis for /ready. */
 export class TrainingQueue {
   readonly queue: Queue;
+  /** For the api's own keys beside the queue (idempotency records, cancel flags). */
+  readonly redis: Redis;
   private readonly probe: Redis;
   private closed = false;
 
   constructor(options: TrainingQueueOptions) {
     this.probe = createRedisConnection(options.redisUrl, 'probe');
+    this.redis = createRedisConnection(options.redisUrl, 'producer');
     this.queue = new Queue(TRAINING_QUEUE, {
       connection: redisOptions(options.redisUrl, 'producer'),
       prefix: options.prefix,
@@ -34,5 +37,8 @@ export class TrainingQueue {
     this.closed = true;
     this.probe.disconnect();
     await closeBullmq(this.queue);
+    // quit() would wait in the offline queue for a Redis that may never come back.
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
+    else this.redis.disconnect();
   }
 }

@@ -28,6 +28,7 @@ describe('health and readiness', () => {
       body.backend.skipped.map((s: { name: string }) => s.name),
       ['node-gpu', 'node'],
     );
+    assert.deepEqual(body.inference, { engine: 'onnxruntime', backend: 'wasm' });
   });
 
   test('GET /ready is 503 problem+json while Redis is down, and recovers when it returns', async (t) => {
@@ -80,6 +81,10 @@ describe('health and readiness', () => {
     assert.equal(spec.json().openapi, '3.0.3');
     assert.ok(spec.json().paths['/ready']);
     const committed = await fs.readFile(openapiPath, 'utf8');
-    assert.equal(committed, await generateOpenapiYaml(), 'openapi.yaml is stale: run `npm run openapi`');
+    assert.equal(
+      committed,
+      await generateOpenapiYaml(app.config.redisUrl),
+      'openapi.yaml is stale: run `npm run openapi`',
+    );
   });
 });

@@ -1,0 +1,100 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { extractArchive, type ArchiveLimits } from '../data/archive-extraction.js';
+import { inspectDataset } from '../data/dataset-report.js';
+import { NotFoundError } from '../errors/domain-error.js';
+import type { Dataset } from '../schemas/datasets.js';
+import type { FileStorage } from './file-storage.js';
+import { newId } from './resource-id.js';
+
+export interface DatasetStoreLimits {
+  archive: Partial<ArchiveLimits>;
+  imagePixels: number;
+}
+
+/**
+ * Datasets under DATA_DIR/datasets/<id>/: `files/` (the extracted tree) and `dataset.json` (the report).
+ * An upload is streamed to disk, extracted and validated under DATA_DIR/tmp, and only a dataset that passed
+ * everything is moved into place in one rename, so a failed upload leaves nothing behind.
+ */
+export class DatasetStore {
+  constructor(
+    private readonly storage: FileStorage,
+    private readonly limits: DatasetStoreLimits,
+  ) {}
+
+  async createFromUpload(upload: Readable, options: { filename?: string; name?: string }): Promise<Dataset> {
+    const id = newId('ds');
+    const work = this.storage.tempPath(`dataset-${id}`);
+    await fsp.mkdir(work, { recursive: true });
+    try {
+      const archive = path.join(work, 'upload');
+      await pipeline(upload, fs.createWriteStream(archive, { flags: 'wx', mode: 0o600 }));
+      const files = path.join(work, 'dataset', 'files');
+      const extraction = await extractArchive(archive, files, this.limits.archive);
+      await fsp.rm(archive);
+      const report = await inspectDataset(files, { limitInputPixels: this.limits.imagePixels });
+      const bytes = extraction.bytes;
+      const dataset: Dataset = {
+        id,
+        name: options.name?.trim() || stripArchiveExtension(options.filename) || id,
+        layout: report.layout,
+        classes: report.classes.map((c) => ({ name: c.name, count: c.count + (c.valCount ?? 0) })),
+        images: report.images,
+        skipped: [
+          ...extraction.ignored.map((i) => ({ path: i.path, reason: i.reason })),
+          ...report.skipped.map((s) => ({ path: s.path, reason: s.reason })),
+        ],
+        bytes,
+        createdAt: new Date().toISOString(),
+      };
+      await fsp.writeFile(path.join(work, 'dataset', 'dataset.json'), JSON.stringify(dataset, null, 2));
+      await this.storage.commitDirectory(path.join(work, 'dataset'), `datasets/${id}`);
+      return dataset;
+    } finally {
+      await fsp.rm(work, { recursive: true, force: true });
+    }
+  }
+
+  async list(): Promise<Dataset[]> {
+    const ids = await this.storage.list('datasets');
+    const datasets = await Promise.all(ids.map((id) => this.find(id)));
+    return datasets.filter((d): d is Dataset => d !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  async get(id: string): Promise<Dataset> {
+    const dataset = await this.find(id);
+    if (!dataset) throw new NotFoundError('dataset', id);
+    return dataset;
+  }
+
+  /** The directory a trainer reads: the dataset's extracted files. */
+  filesDir(id: string): string {
+    return this.storage.resolve(`datasets/${id}/files`);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.get(id);
+    // Rename first so a concurrent reader never sees a half-deleted dataset.
+    const doomed = this.storage.tempPath(`deleted-${id}`);
+    await fsp.rename(this.storage.resolve(`datasets/${id}`), doomed);
+    await fsp.rm(doomed, { recursive: true, force: true });
+  }
+
+  private async find(id: string): Promise<Dataset | undefined> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) return undefined;
+    try {
+      return await this.storage.readJson<Dataset>(`datasets/${id}/dataset.json`);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+}
+
+function stripArchiveExtension(filename: string | undefined): string | undefined {
+  return filename?.replace(/\.(zip|tar|tar\.gz|tgz)$/i, '').slice(0, 200) || undefined;
+}
