@@ -3,6 +3,7 @@ import sensible from '@fastify/sensible';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
+import apiKeyAuth from './plugins/api-key-auth.js';
 import metrics from './plugins/metrics.js';
 import openapi from './plugins/openapi.js';
 import problemDetails from './plugins/problem-details.js';
@@ -51,6 +52,7 @@ export async function buildApp({ config, logger }: BuildAppOptions) {
   await app.register(openapi);
 
   await app.register(configPlugin, { config });
+  await app.register(apiKeyAuth);
   await app.register(storagePlugin);
   await app.register(computePlugin);
   await app.register(trainingQueuePlugin);

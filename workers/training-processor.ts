@@ -12,7 +12,7 @@ import { ModelRegistry } from '../src/services/model-registry.js';
 import { createRedisConnection } from '../src/services/redis-connection.js';
 import { newId } from '../src/services/resource-id.js';
 import type { TrainingJobData, TrainingJobProgress, TrainingJobResult } from '../src/services/training-job-data.js';
-import { TrainingCancelledError, TrainingInterruptedError } from '../src/training/training-errors.js';
+import { OutOfMemoryError, TrainingCancelledError, TrainingInterruptedError } from '../src/training/training-errors.js';
 import { trainTwoPhase } from '../src/training/two-phase-trainer.js';
 import { interruptKey, watchJobFlags } from './job-flags.js';
 import { JobProgressReporter } from './job-progress-reporter.js';
@@ -97,6 +97,11 @@ export default async function trainingProcessor(
       throw new Error(`interrupted at ${error.phase} epoch ${error.epoch}; resumes from its checkpoint`, {
         cause: error,
       });
+    }
+    if (error instanceof OutOfMemoryError && error.processUnusable) {
+      // An aborted wasm module keeps its heap full: this child cannot train again. Let BullMQ deliver the
+      // failure, then exit so the next job gets a fresh child process.
+      setTimeout(() => process.exit(1), 2000).unref();
     }
     if (error instanceof DomainError || error instanceof WeightsImportError) {
       throw new UnrecoverableError(error.message);

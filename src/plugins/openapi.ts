@@ -20,8 +20,11 @@ export default fp(
           version,
         },
         components: {
-          securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS' } },
+          securitySchemes: {
+            bearer: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS (when it is set)' },
+          },
         },
+        security: [{ bearer: [] }],
       },
       refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     });
