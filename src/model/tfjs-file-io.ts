@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { tf } from '../compute/tf.js';
+import { fsyncPath, writeFileAtomic } from '../fs/atomic-file.js';
 import type { LayersModel } from '../compute/tf.js';
 import {
   assignWeightsByName,
@@ -22,33 +22,6 @@ export const modelJsonFileName = 'model.json';
 export const weightsShardFileName = 'group1-shard1of1.bin';
 
 const shardPattern = /^group\d+-shard\d+of\d+\.bin$/;
-
-async function fsyncPath(target: string): Promise<void> {
-  const handle = await open(target, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes to a temp file in the same directory, fsyncs it, then renames it over the target. */
-async function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
-  const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-}
 
 async function isDirectory(dir: string): Promise<boolean> {
   try {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { writeFileAtomic } from '../services/file-storage.js';
+import { writeFileAtomic } from '../fs/atomic-file.js';
 import { loadTrainedModel } from '../training/trained-model.js';
 import { exportToOnnx } from './onnx-exporter.js';
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fsyncPath, writeFileAtomic } from '../fs/atomic-file.js';
 
 export class StorageKeyError extends Error {
   constructor(key: string) {
@@ -61,7 +62,7 @@ export class FileStorage {
     const target = this.resolve(key);
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.rename(tempDir, target);
-    await fsyncDirectory(path.dirname(target));
+    await fsyncPath(path.dirname(target));
   }
 
   async list(prefix: string): Promise<string[]> {
@@ -75,32 +76,5 @@ export class FileStorage {
 
   async remove(key: string): Promise<void> {
     await fs.rm(this.resolve(key), { recursive: true, force: true });
-  }
-}
-
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  const temp = `${target}.${randomUUID()}.tmp`;
-  const handle = await fs.open(temp, 'w', 0o644);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(temp, target);
-  } catch (error) {
-    await fs.rm(temp, { force: true });
-    throw error;
-  }
-  await fsyncDirectory(path.dirname(target));
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

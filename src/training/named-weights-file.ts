@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { tf, type Tensor } from '../compute/tf.js';
+import { writeFileAtomic } from '../fs/atomic-file.js';
 import { CheckpointCorruptError } from './training-errors.js';
 
 /**
@@ -25,20 +25,7 @@ export async function writeNamedTensors(file: string, tensors: readonly NamedTen
   const header = Buffer.from(JSON.stringify(specs), 'utf8');
   const length = Buffer.alloc(4);
   length.writeUInt32LE(header.length);
-  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writev([magic, length, header, Buffer.from(data)]);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(file, [magic, length, header, Buffer.from(data)]);
 }
 
 /** The tensors of `file` in the order written. The caller owns (and disposes) them. */
