@@ -30,6 +30,19 @@ export const EnvSchema = Type.Object({
   IMAGE_MAX_PIXELS: Int(1, 50_000_000, 'Most pixels in one input image (pixel floods)'),
   PREDICT_MAX_INSTANCES: Int(1, 64, 'Most images in one /predict or /features call'),
   WORKER_CONCURRENCY: Int(1, 1, 'Training jobs one worker runs at once'),
+  WORKER_HEARTBEAT_FILE: Type.Optional(
+    Type.String({ minLength: 1, description: 'File a worker touches every 10 s, for container health checks' }),
+  ),
+  WORKER_LOCK_MS: Int(
+    1000,
+    60_000,
+    "Lifetime of a running job's lock, renewed by its worker; a dead worker's job is retried once it expires",
+  ),
+  WORKER_STALLED_INTERVAL_MS: Int(
+    1000,
+    30_000,
+    'How often a worker looks for running jobs whose lock expired (their worker died) and requeues them',
+  ),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info', description: 'fatal, error, warn, info, debug, trace or silent' },
@@ -56,6 +69,12 @@ export interface Config {
     predictInstances: number;
   };
   workerConcurrency: number;
+  /** Touched every 10 s by a running worker (docker/worker-healthcheck.mjs reads it); unset: no heartbeat. */
+  workerHeartbeatFile: string | undefined;
+  /** BullMQ lockDuration of training jobs. */
+  workerLockMs: number;
+  /** BullMQ stalledInterval of training workers. */
+  workerStalledIntervalMs: number;
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -107,6 +126,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       predictInstances: e.PREDICT_MAX_INSTANCES,
     },
     workerConcurrency: e.WORKER_CONCURRENCY,
+    workerHeartbeatFile: e.WORKER_HEARTBEAT_FILE === undefined ? undefined : path.resolve(e.WORKER_HEARTBEAT_FILE),
+    workerLockMs: e.WORKER_LOCK_MS,
+    workerStalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -29,8 +29,8 @@ export function createTrainingWorker(config: Config, log: WorkerLog): TrainingWo
     concurrency: config.workerConcurrency,
     useWorkerThreads: false,
     // A training epoch can be long; the sandbox keeps renewing the lock, so stalls mean a dead process.
-    lockDuration: 60_000,
-    stalledInterval: 30_000,
+    lockDuration: config.workerLockMs,
+    stalledInterval: config.workerStalledIntervalMs,
     maxStalledCount: 2,
   });
   const flags = createRedisConnection(config.redisUrl, 'producer');

@@ -2,9 +2,14 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+// package.json is two levels up from src/plugins/ (tsx) and three from dist/src/plugins/ (npm run build).
+const packageJson = existsSync(new URL('../../package.json', import.meta.url))
+  ? '../../package.json'
+  : '../../../package.json';
+const { version } = createRequire(import.meta.url)(packageJson) as { version: string };
 
 /** OpenAPI from the route schemas (the single source of truth), and Swagger UI at /docs. */
 export default fp(

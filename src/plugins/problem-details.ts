@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { STATUS_CODES } from 'node:http';
 import { DomainError } from '../errors/domain-error.js';
+import { ModelLoadError } from '../inference/inference-errors.js';
 import type { Problem } from '../schemas/problem.js';
 
 const problemType = (slug: string) => `https://effnet-tl.dev/problems/${slug}`;
@@ -25,13 +26,29 @@ export function sendProblem(
 export default fp(
   async function problemDetails(app: FastifyInstance) {
     app.setErrorHandler((error: FastifyError, request, reply) => {
+      // Failed before its body was read (an upload that hit a full disk or a limit): nothing reads the rest,
+      // so a kept-alive socket would hang, with the client still sending, and block the server's close().
+      if (!request.raw.complete) reply.header('connection', 'close');
       if (error instanceof DomainError) {
+        if (error.status >= 500 && error.status !== 503) request.log.error({ err: error }, 'request failed');
         return sendProblem(reply, request, {
           type: problemType(slugOf(error.name.replace(/Error$/, ''))),
           title: error.title,
           status: error.status,
           detail: error.message,
           ...error.extensions,
+        });
+      }
+      if (error instanceof ModelLoadError) {
+        // A registered model whose artifact is corrupt or incomplete: say which model, keep the cause (it
+        // names server paths) in the log.
+        request.log.error({ err: error, modelId: error.modelId }, 'model could not be loaded');
+        return sendProblem(reply, request, {
+          type: problemType('model-load-failed'),
+          title: 'Model Load Failed',
+          status: 500,
+          detail: `model '${error.modelId}' could not be loaded: its artifact is missing, incomplete or corrupt; the cause is in the server log`,
+          modelId: error.modelId,
         });
       }
       if (error.validation) {

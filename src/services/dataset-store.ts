@@ -3,12 +3,38 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ArchiveError } from '../data/archive-error.js';
 import { extractArchive, type ArchiveLimits } from '../data/archive-extraction.js';
 import { inspectDataset } from '../data/dataset-report.js';
-import { NotFoundError } from '../errors/domain-error.js';
+import { DomainError, NotFoundError } from '../errors/domain-error.js';
 import type { Dataset } from '../schemas/datasets.js';
 import type { FileStorage } from './file-storage.js';
 import { newId } from './resource-id.js';
+
+/** DATA_DIR ran out of space (or quota) while an upload was stored or extracted. HTTP 507. */
+export class InsufficientStorageError extends DomainError {
+  constructor(cause: unknown) {
+    super(
+      507,
+      'Insufficient Storage',
+      'no space left on the server to store this dataset; nothing was kept. Free space in DATA_DIR and retry',
+      {},
+    );
+    this.cause = cause;
+  }
+}
+
+const diskFull = /^(ENOSPC|EDQUOT)\b/;
+
+/**
+ * A full disk, whether it surfaced as the write's own error (streaming the upload, writing the report) or
+ * inside an ArchiveError: the extractor reports any failure while extracting as a corrupt archive and keeps
+ * the system error's message in `detail`.
+ */
+function isDiskFull(error: unknown): boolean {
+  if (error instanceof ArchiveError) return diskFull.test(error.detail ?? '');
+  return diskFull.test(String((error as NodeJS.ErrnoException)?.code ?? ''));
+}
 
 export interface DatasetStoreLimits {
   archive: Partial<ArchiveLimits>;
@@ -54,6 +80,8 @@ export class DatasetStore {
       await fsp.writeFile(path.join(work, 'dataset', 'dataset.json'), JSON.stringify(dataset, null, 2));
       await this.storage.commitDirectory(path.join(work, 'dataset'), `datasets/${id}`);
       return dataset;
+    } catch (error) {
+      throw isDiskFull(error) ? new InsufficientStorageError(error) : error;
     } finally {
       await fsp.rm(work, { recursive: true, force: true });
     }
