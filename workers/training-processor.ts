@@ -81,6 +81,8 @@ export default async function trainingProcessor(
       datasetId,
       createdAt: new Date().toISOString(),
     });
+    // The trainer's own record is complete even if a progress update was lost to a crash between attempts.
+    reporter.progress.history = result.metadata.history;
     reporter.progress.stage = null;
     await reporter.flush();
     await fs.rm(storage.resolve(`jobs/${jobId}`), { recursive: true, force: true });

@@ -16,6 +16,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
           400: problemResponse('Not multipart, or no file field'),
           413: problemResponse('Upload larger than UPLOAD_MAX_BYTES'),
           422: problemResponse('Not an archive, an unsafe archive, or not a usable dataset'),
+          507: problemResponse('No space left under DATA_DIR'),
         },
       },
     },

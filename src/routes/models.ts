@@ -34,6 +34,7 @@ const imageBody = {
 const inferenceErrors = {
   400: problemResponse('Bad input: invalid base64, not an image, or too many images (names the instance)'),
   404: problemResponse('No such model'),
+  500: problemResponse('The model could not be loaded (a corrupt or incomplete artifact)'),
   503: problemResponse('The inference engine is restarting; retry'),
 };
 
