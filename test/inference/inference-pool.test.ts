@@ -9,6 +9,7 @@ import { decodeImage } from '../../src/data/image-decode.js';
 import { InvalidInstanceImageError } from '../../src/inference/inference-errors.js';
 import { InferencePool, type BatchEvent } from '../../src/inference/inference-pool.js';
 import { featureExtractor } from '../../src/model/feature-extractor.js';
+import { isOnnxRuntimeAvailable } from '../../src/onnx/onnx-engine.js';
 import { encodeSolid, TEXT_FILE, truncated, type Rgb } from '../helpers/image-fixtures.js';
 import { useTestBackend } from '../helpers/tf-backend.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -229,9 +230,10 @@ describe('InferencePool', () => {
     assert.equal(now!.numBytes, before!.numBytes);
   });
 
-  test('stats describe the pool', () => {
+  test('stats describe the pool', async () => {
     const stats = pool.stats();
-    assert.equal(stats.engine, 'tfjs');
+    // The engine for artifacts with model.onnx: onnxruntime wherever the optional package loads.
+    assert.equal(stats.engine, (await isOnnxRuntimeAvailable()) ? 'onnxruntime' : 'tfjs');
     assert.equal(stats.backend, backend === 'auto' ? stats.backend : backend);
     assert.equal(stats.state, 'running');
     assert.deepEqual(stats.loadedModels, ['a']);
