@@ -22,6 +22,7 @@ import type { LabeledImage } from '../src/data/dataset-directory.js';
 import { buildEfficientNet } from '../src/model/efficientnet.js';
 import { featureExtractor } from '../src/model/feature-extractor.js';
 import { DropoutControl } from '../src/training/dropout-control.js';
+import { createCacheFeatureExtractor } from '../src/training/cache-feature-extractor.js';
 import { buildFeatureCache, cachedBatches } from '../src/training/feature-cache.js';
 import { setUpPhase } from '../src/training/phase-setup.js';
 import { extractFeatures, featureTrainStep, headLayersOf, trainableVariables } from '../src/training/training-steps.js';
@@ -38,8 +39,10 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '3' },
     'cached-runs': { type: 'string', default: '5' },
     classes: { type: 'string', default: '10' },
+    'cache-engine': { type: 'string', default: 'auto' },
   },
 });
+const engine = opts['cache-engine'] === 'tfjs' ? 'tfjs' : 'auto';
 const size = Number(opts.size);
 const batchSize = Number(opts.batch);
 const numClasses = Number(opts.classes);
@@ -93,7 +96,9 @@ try {
   const firstFields = timingFields(first, items.length);
 
   const t0 = performance.now();
-  const cache = await buildFeatureCache(extractor, items, { numClasses, imageSize: size, batchSize, featureDim });
+  const cacheExtractor = await createCacheFeatureExtractor(extractor, size, engine);
+  const cache = await buildFeatureCache(cacheExtractor, items, { numClasses, imageSize: size, batchSize, featureDim });
+  await cacheExtractor.release();
   const cacheBuildMs = performance.now() - t0;
   const cachedEpoch = (epoch: number) => {
     for (const batch of cachedBatches(cache, stream.epochOrder(epoch), batchSize)) {

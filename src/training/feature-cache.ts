@@ -1,7 +1,6 @@
-import type { LayersModel } from '../compute/tf.js';
 import type { LabeledImage } from '../data/dataset-directory.js';
 import { createBatchStream } from '../data/batch-pipeline.js';
-import { extractFeatures } from './training-steps.js';
+import type { BatchFeatureExtractor } from './cache-feature-extractor.js';
 
 /**
  * Phase-1 feature cache. With the base frozen and its BatchNormalization in inference mode (and its
@@ -39,7 +38,7 @@ export function featureCacheBytes(images: number, featureDim: number): number {
 }
 
 export async function buildFeatureCache(
-  extractor: LayersModel,
+  extractor: Pick<BatchFeatureExtractor, 'extract'>,
   items: readonly LabeledImage[],
   options: {
     numClasses: number;
@@ -70,7 +69,7 @@ export async function buildFeatureCache(
     for (let i = start; i < Math.min(start + options.batchSize, items.length); i++) {
       if (!skipped.has(items[i]!.path)) indices.push(i);
     }
-    const rows = extractFeatures(extractor, batch.x, batch.size, imageSize);
+    const rows = await extractor.extract(batch.x, batch.size);
     indices.forEach((item, row) => {
       features.set(rows.subarray(row * featureDim, (row + 1) * featureDim), item * featureDim);
       labels[item] = batch.y[row]!;

@@ -6,6 +6,7 @@ import { parameterSummary } from '../model/parameter-summary.js';
 import type { TrainingPhase } from '../model/training-phase.js';
 import type { ResolvedFinetunePhase, ResolvedHeadPhase, ResolvedTrainingConfig } from '../schemas/training-config.js';
 import { recalibrateBatchNorm } from './bn-recalibration.js';
+import { createCacheFeatureExtractor } from './cache-feature-extractor.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { DropoutControl } from './dropout-control.js';
 import { initialEarlyStoppingState, updateEarlyStopping } from './early-stopping.js';
@@ -68,6 +69,8 @@ export interface PhaseContext {
   dropout: DropoutControl;
   workDir: string;
   featureCache: boolean;
+  /** Engine that fills the feature cache: onnxruntime when it loads ('auto'), or always tfjs. */
+  featureEngine?: 'auto' | 'tfjs';
   /** Most images the precise-BN pass looks at after an epoch. */
   bnRecalibrationImages: number;
   signal?: AbortSignal;
@@ -243,20 +246,30 @@ export class PhaseRunner {
     if (images === 0 || featureCacheBytes(images, this.featureDim) > maxFeatureCacheBytes) return;
     ctx.emit({ type: 'stage', stage: 'caching-features', detail: `${images} images` });
     const started = now();
+    const extractor = await createCacheFeatureExtractor(
+      this.extractor!,
+      ctx.config.imageSize,
+      ctx.featureEngine ?? 'auto',
+      (reason: string) => ctx.log('warn', 'onnxruntime feature extraction unavailable; using tfjs', { reason }),
+    );
     const build = (items: TrainingDataset['train']) =>
-      buildFeatureCache(this.extractor!, items, {
+      buildFeatureCache(extractor, items, {
         numClasses: ctx.dataset.classes.length,
         imageSize: ctx.config.imageSize,
         batchSize: Math.max(this.batchSize, 8),
         featureDim: this.featureDim,
         shouldStop: () => this.checkCancelled(),
       });
-    if (cacheTrain && ctx.dataset.train.length > 0) this.caches.train = await build(ctx.dataset.train);
-    if (ctx.dataset.val.length > 0) this.caches.val = await build(ctx.dataset.val);
+    try {
+      if (cacheTrain && ctx.dataset.train.length > 0) this.caches.train = await build(ctx.dataset.train);
+      if (ctx.dataset.val.length > 0) this.caches.val = await build(ctx.dataset.val);
+    } finally {
+      await extractor.release();
+    }
     const ms = now() - started;
     this.state.featureCacheMs += ms;
     this.state.featureCacheImages = Math.max(this.state.featureCacheImages, images);
-    ctx.log('info', 'feature cache built', { images, ms: Math.round(ms) });
+    ctx.log('info', 'feature cache built', { images, ms: Math.round(ms), engine: extractor.engine });
   }
 
   private trainStream(): BatchStream {

@@ -52,6 +52,8 @@ export interface TrainTwoPhaseOptions {
   log?: TrainingLogger;
   /** Phase-1 feature cache (when applicable, see feature-cache.ts). Default true. */
   featureCache?: boolean;
+  /** Engine that fills the phase-1 feature cache: onnxruntime when it loads ('auto', default), or tfjs. */
+  featureEngine?: 'auto' | 'tfjs';
   /** Most training images the precise-BN pass uses after each 'train'-mode epoch. Default 1024. */
   bnRecalibrationImages?: number;
 }
@@ -120,6 +122,7 @@ export async function trainTwoPhase(options: TrainTwoPhaseOptions): Promise<Trai
       dropout,
       workDir: options.workDir,
       featureCache: options.featureCache ?? true,
+      featureEngine: options.featureEngine ?? 'auto',
       bnRecalibrationImages: options.bnRecalibrationImages ?? 1024,
       signal: options.signal,
       interrupt: options.interrupt,
