@@ -1,6 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { resolveImagenetWeightsFile } from '../model/weights/keras-h5-weights.js';
-import { WeightsImportError } from '../model/weights/weights-errors.js';
 import {
   CreatedJobSchema,
   CreateJobBodySchema,
@@ -12,6 +10,7 @@ import {
 } from '../schemas/jobs.js';
 import { problemResponse } from '../schemas/problem.js';
 import { resolveTrainingConfig } from '../schemas/training-config.js';
+import { hasImagenetWeights } from '../training/model-setup.js';
 
 const terminal = new Set<Job['status']>(['completed', 'failed', 'cancelled']);
 
@@ -37,7 +36,9 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const dataset = await app.datasets.get(body.datasetId);
       const { datasetId: _datasetId, ...config } = body;
       const imagenetWeightsAvailable =
-        (config.weights ?? 'imagenet') === 'imagenet' ? await weightsPresent(config.architecture) : undefined;
+        (config.weights ?? 'imagenet') === 'imagenet'
+          ? await hasImagenetWeights(app.config.weightsDir, config.architecture)
+          : undefined;
       resolveTrainingConfig(config, { numClasses: dataset.classes.length, imagenetWeightsAvailable });
       const { id } = await app.jobs.create(body, request.headers['idempotency-key']);
       return reply
@@ -46,16 +47,6 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         .send({ id, status: 'queued' as const });
     },
   );
-
-  async function weightsPresent(architecture: string): Promise<boolean> {
-    try {
-      await resolveImagenetWeightsFile(app.config.weightsDir, architecture, { includeTop: false });
-      return true;
-    } catch (error) {
-      if (error instanceof WeightsImportError) return false;
-      throw error;
-    }
-  }
 
   app.get(
     '/jobs',
