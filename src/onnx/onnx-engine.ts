@@ -89,7 +89,11 @@ export interface OnnxSession {
   release(): Promise<void>;
 }
 
-export const onnxRuntimeModule = 'onnxruntime-node';
+/**
+ * The package that provides onnxruntime. ONNXRUNTIME_MODULE names another one; the tests point it at a
+ * package that does not exist to prove everything falls back to tfjs when onnxruntime-node cannot load.
+ */
+export const onnxRuntimeModule = process.env.ONNXRUNTIME_MODULE || 'onnxruntime-node';
 const loaded = new Map<string, Promise<OrtModule>>();
 
 /** Imports onnxruntime (once per module name); rejects with OnnxRuntimeUnavailableError. */

@@ -20,7 +20,7 @@ function maxRelativeError(a: number[][], b: number[][]): number {
   return diff / scale;
 }
 
-test('an artifact with model.onnx is served by onnxruntime, agreeing with tfjs; INFERENCE_ENGINE=tfjs falls back', async (t) => {
+test('an artifact with model.onnx is served by onnxruntime, agreeing with tfjs; tfjs serves when onnxruntime is off or absent', async (t) => {
   await useTestBackend();
   const dir = path.join(await tempDir(t), 'model');
   const artifact = await writeModelArtifact(dir, { imageSize: 48, classes: ['a', 'b', 'c'] });
@@ -44,14 +44,22 @@ test('an artifact with model.onnx is served by onnxruntime, agreeing with tfjs; 
       await pool.close();
     }
   };
+  // The children read these at fork time.
+  const withEnv = async (name: string, value: string) => {
+    process.env[name] = value;
+    try {
+      return await run(new InferencePool({ backend: 'wasm' }));
+    } finally {
+      delete process.env[name];
+    }
+  };
   const onnx = await run(new InferencePool({ backend: 'wasm' }));
-  process.env.INFERENCE_ENGINE = 'tfjs';
-  let tfjs;
-  try {
-    tfjs = await run(new InferencePool({ backend: 'wasm' }));
-  } finally {
-    delete process.env.INFERENCE_ENGINE;
-  }
+  const tfjs = await withEnv('INFERENCE_ENGINE', 'tfjs');
+  // As if onnxruntime-node were not installed (npm install --omit=optional): the import fails.
+  const absent = await withEnv('ONNXRUNTIME_MODULE', 'onnxruntime-node-not-installed');
+  assert.equal(absent.engine, 'tfjs');
+  assert.deepEqual(absent.features, tfjs.features);
+  assert.deepEqual(absent.predictions, tfjs.predictions);
   assert.equal(onnx.engine, 'onnxruntime');
   assert.equal(tfjs.engine, 'tfjs');
   const featureError = maxRelativeError(onnx.features, tfjs.features);
