@@ -7,6 +7,7 @@ import apiKeyAuth from './plugins/api-key-auth.js';
 import metrics from './plugins/metrics.js';
 import openapi from './plugins/openapi.js';
 import problemDetails from './plugins/problem-details.js';
+import rateLimits from './plugins/rate-limits.js';
 import sharedSchemas from './plugins/shared-schemas.js';
 import {
   computePlugin,
@@ -56,6 +57,7 @@ export async function buildApp({ config, logger }: BuildAppOptions) {
   await app.register(storagePlugin);
   await app.register(computePlugin);
   await app.register(trainingQueuePlugin);
+  await app.register(rateLimits);
   await app.register(datasetsPlugin);
   await app.register(inferencePlugin);
 

@@ -29,6 +29,8 @@ export const EnvSchema = Type.Object({
   ARCHIVE_MAX_RATIO: Int(1, 200, 'Highest compression ratio of an archive (zip bombs)'),
   IMAGE_MAX_PIXELS: Int(1, 50_000_000, 'Most pixels in one input image (pixel floods)'),
   PREDICT_MAX_INSTANCES: Int(1, 64, 'Most images in one /predict or /features call'),
+  RATE_LIMIT_UPLOADS: Int(1, 20, 'Dataset uploads per minute per API key (per client address without keys)'),
+  RATE_LIMIT_JOBS: Int(1, 60, 'Job creations per minute per API key (per client address without keys)'),
   WORKER_CONCURRENCY: Int(1, 1, 'Training jobs one worker runs at once'),
   WORKER_HEARTBEAT_FILE: Type.Optional(
     Type.String({ minLength: 1, description: 'File a worker touches every 10 s, for container health checks' }),
@@ -67,6 +69,8 @@ export interface Config {
     archiveRatio: number;
     imagePixels: number;
     predictInstances: number;
+    uploadsPerMinute: number;
+    jobsPerMinute: number;
   };
   workerConcurrency: number;
   /** Touched every 10 s by a running worker (docker/worker-healthcheck.mjs reads it); unset: no heartbeat. */
@@ -124,6 +128,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       archiveRatio: e.ARCHIVE_MAX_RATIO,
       imagePixels: e.IMAGE_MAX_PIXELS,
       predictInstances: e.PREDICT_MAX_INSTANCES,
+      uploadsPerMinute: e.RATE_LIMIT_UPLOADS,
+      jobsPerMinute: e.RATE_LIMIT_JOBS,
     },
     workerConcurrency: e.WORKER_CONCURRENCY,
     workerHeartbeatFile: e.WORKER_HEARTBEAT_FILE === undefined ? undefined : path.resolve(e.WORKER_HEARTBEAT_FILE),

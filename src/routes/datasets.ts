@@ -17,8 +17,10 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
           413: problemResponse('Upload larger than UPLOAD_MAX_BYTES'),
           422: problemResponse('Not an archive, an unsafe archive, or not a usable dataset'),
           507: problemResponse('No space left under DATA_DIR'),
+          429: problemResponse('More uploads than RATE_LIMIT_UPLOADS per minute'),
         },
       },
+      config: { rateLimit: { max: app.config.limits.uploadsPerMinute, timeWindow: 60_000 } },
     },
     async (request, reply) => {
       if (!request.isMultipart()) throw new BadRequestError('send the archive as multipart/form-data, field "file"');

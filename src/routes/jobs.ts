@@ -28,8 +28,10 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           400: problemResponse('Invalid configuration'),
           404: problemResponse('No such dataset'),
           409: problemResponse('Idempotency-Key reused with another body'),
+          429: problemResponse('More jobs than RATE_LIMIT_JOBS per minute'),
         },
       },
+      config: { rateLimit: { max: app.config.limits.jobsPerMinute, timeWindow: 60_000 } },
     },
     async (request, reply) => {
       const body = request.body;
