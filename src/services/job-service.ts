@@ -103,8 +103,14 @@ export class JobService {
     return using;
   }
 
-  private async describe(job: TrainingBullJob): Promise<Job> {
-    const state = await job.getState();
+  private async describe(fetched: TrainingBullJob): Promise<Job> {
+    const state = await fetched.getState();
+    // The fields were read before the state; a job that finished in between would show 'completed' without
+    // its returnvalue. Re-read them, so they are at least as new as the state.
+    const job =
+      state === 'completed' || state === 'failed'
+        ? (((await this.training.queue.getJob(fetched.id!)) as TrainingBullJob | undefined) ?? fetched)
+        : fetched;
     const cancelFlag = await isCancelRequested(this.training.redis, this.prefix, job.id!);
     const status = statusOf(state, cancelFlag, job.failedReason);
     const progress: TrainingJobProgress =
