@@ -84,7 +84,6 @@ export default async function trainingProcessor(
     // The trainer's own record is complete even if a progress update was lost to a crash between attempts.
     reporter.progress.history = result.metadata.history;
     reporter.progress.stage = null;
-    await reporter.flush();
     await fs.rm(storage.resolve(`jobs/${jobId}`), { recursive: true, force: true });
     log.info({ jobId, modelId }, 'training completed');
     return { modelId };
