@@ -1,7 +1,8 @@
 /* global console */
 // npm run build [-- --outDir DIR]: compile src/ and workers/ with tsc, then copy the run-time files tsc does not
 // emit (every non-TypeScript file under src/ and workers/, e.g. src/onnx/onnx.proto), so that
-// `node DIR/src/server.js` and `node DIR/workers/training-worker.js` run without the source tree.
+// `node DIR/src/server.js` and `node DIR/workers/training-worker.js` run without the source tree; then build the
+// dashboard (web/) into DIR/web/dist.
 // Plain JavaScript so it runs under bare node, before anything is compiled.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -47,6 +48,16 @@ for (const sourceRoot of sourceRoots) {
     fs.copyFileSync(file, target);
     copied++;
   }
+}
+// The dashboard's static assets, where src/routes/dashboard.ts looks for them from DIR/src/routes/: DIR/web/dist.
+try {
+  execFileSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'web/build-dashboard.ts'), '--outDir', path.join(outDir, 'web/dist')],
+    { stdio: 'inherit', cwd: root },
+  );
+} catch (error) {
+  process.exit(error.status ?? 1);
 }
 const shown = path.relative(process.cwd(), outDir);
 console.log(`built ${shown.startsWith('..') ? outDir : shown || '.'} (${copied} asset file(s) copied)`);
