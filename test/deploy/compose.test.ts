@@ -16,8 +16,8 @@ import { execForm, finalStage, instructions, parseDockerfile, repoRoot } from '.
 
 const compose = loadCompose();
 const services = compose.services;
-const appServices = ['api', 'worker-gpu', 'worker-cpu'];
-const workers = ['worker-gpu', 'worker-cpu'];
+const appServices = ['api', 'worker-gpu', 'worker-cpu', 'worker-inference'];
+const workers = ['worker-gpu', 'worker-cpu', 'worker-inference'];
 const vars = { API_KEYS: 'test-key' };
 
 function service(name: string): ComposeService {
@@ -35,12 +35,13 @@ function graceDelayMs(file: string): number {
 }
 
 describe('docker/compose.yaml', () => {
-  test('has Redis, the api, and a GPU and a CPU worker, each in its own profile', () => {
-    assert.deepEqual(Object.keys(services).sort(), ['api', 'redis', 'worker-cpu', 'worker-gpu']);
+  test('has Redis, the api, a GPU and a CPU worker, each in its own profile, and an inference worker in both', () => {
+    assert.deepEqual(Object.keys(services).sort(), ['api', 'redis', 'worker-cpu', 'worker-gpu', 'worker-inference']);
     assert.equal(service('redis').profiles, undefined, 'Redis always starts');
     assert.equal(service('api').profiles, undefined, 'the api always starts');
     assert.deepEqual(service('worker-gpu').profiles, ['gpu']);
     assert.deepEqual(service('worker-cpu').profiles, ['cpu']);
+    assert.deepEqual(service('worker-inference').profiles, ['cpu', 'gpu']);
   });
 
   test('Redis keeps an AOF on a named volume, never evicts, and has a health check', () => {
@@ -120,8 +121,18 @@ describe('docker/compose.yaml', () => {
     assert.equal(serviceEnvironment(cpu, vars).TF_BACKEND, 'node');
   });
 
+  test('the inference worker runs the compiled inference worker from the api image', () => {
+    const inference = service('worker-inference');
+    assert.deepEqual(inference.command, ['node', 'dist/workers/inference-worker.js']);
+    assert.equal(inference.image, service('api').image);
+    assert.equal(serviceEnvironment(inference, vars).TF_BACKEND, 'node');
+  });
+
   test('Docker waits longer than each process takes to shut down gracefully', () => {
-    const workerDelay = graceDelayMs('workers/training-worker.ts');
+    const workerDelay = Math.max(
+      graceDelayMs('workers/training-worker.ts'),
+      graceDelayMs('workers/inference-worker.ts'),
+    );
     for (const name of workers) {
       const grace = durationMs(service(name).stop_grace_period ?? '10s');
       assert.ok(grace > workerDelay, `${name}: stop_grace_period ${grace} ms <= worker's ${workerDelay} ms`);
@@ -131,7 +142,10 @@ describe('docker/compose.yaml', () => {
   });
 
   test('health checks run scripts the images contain', () => {
-    const images = { 'docker/Dockerfile': ['api', 'worker-cpu'], 'docker/Dockerfile.gpu': ['worker-gpu'] };
+    const images = {
+      'docker/Dockerfile': ['api', 'worker-cpu', 'worker-inference'],
+      'docker/Dockerfile.gpu': ['worker-gpu'],
+    };
     for (const [dockerfile, names] of Object.entries(images)) {
       const stage = finalStage(parseDockerfile(dockerfile));
       const copied = instructions(stage, 'COPY').map((i) => i.args);
