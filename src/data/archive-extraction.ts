@@ -6,8 +6,9 @@
  * Refused: `..` segments, absolute paths, Windows drive letters and backslashes, NUL bytes, symbolic and hard
  * links, devices/FIFOs/sockets, encrypted zip entries, duplicate entries, more than `maxEntries` entries, more
  * than `maxTotalBytes` (or `maxEntryBytes` for one file) actually written, and a written/archive size ratio above
- * `maxCompressionRatio` once `ratioGraceBytes` have been written. Declared sizes are checked up front too but
- * never trusted: bytes are counted as they are written.
+ * `maxCompressionRatio` once `ratioGraceBytes` have been written. Declared sizes (and the declared ratio) are
+ * checked up front too but never trusted: bytes are counted as they are written, and a zip entry that inflates
+ * past its declared size is refused.
  * Skipped and reported, not refused: nested archives (by extension) and exotic tar entry types.
  * Files are created 0644 (dirs 0755) with O_EXCL|O_NOFOLLOW, so an existing path or symlink is never followed.
  */
@@ -70,6 +71,7 @@ class ExtractionSink {
   files = 0;
   bytes = 0;
   entries = 0;
+  private declaredBytes = 0;
   readonly ignored: Array<{ path: string; reason: string }> = [];
   private readonly knownDirs = new Set<string>(['']);
 
@@ -85,10 +87,22 @@ class ExtractionSink {
     }
   }
 
-  checkDeclaredSize(name: string, size: number): void {
-    if (size > this.limits.maxEntryBytes) {
-      throw new ArchiveError(`entry larger than ${this.limits.maxEntryBytes} bytes`, name);
+  /**
+   * An entry's declared size, added to the archive's declared total, checked before a byte of it is written: an
+   * honest bomb is refused from its headers alone. Declared sizes are never trusted beyond that.
+   */
+  declare(name: string, size: number): void {
+    const { maxTotalBytes, maxEntryBytes, maxCompressionRatio, ratioGraceBytes } = this.limits;
+    this.declaredBytes += size;
+    if (this.declaredBytes > maxTotalBytes)
+      throw new ArchiveError(`archive declares more than ${maxTotalBytes} bytes`, name);
+    if (this.declaredBytes > ratioGraceBytes && this.declaredBytes > maxCompressionRatio * this.archiveBytes) {
+      throw new ArchiveError(
+        `compression ratio above ${maxCompressionRatio} (declares ${this.declaredBytes} bytes in a ${this.archiveBytes}-byte archive)`,
+        name,
+      );
     }
+    if (size > maxEntryBytes) throw new ArchiveError(`entry larger than ${maxEntryBytes} bytes`, name);
   }
 
   async ensureDir(rel: string): Promise<void> {
@@ -167,7 +181,6 @@ function readAllEntries(
 ): Promise<Array<{ entry: yauzl.Entry; name: string }>> {
   return new Promise((resolve, reject) => {
     const entries: Array<{ entry: yauzl.Entry; name: string }> = [];
-    let declaredTotal = 0;
     zip.on('error', reject);
     zip.on('end', () => resolve(entries));
     zip.on('entry', (entry: yauzl.Entry) => {
@@ -176,11 +189,7 @@ function readAllEntries(
         sink.countEntry(name);
         safeEntryPath(name);
         zipEntryKind(entry, name);
-        sink.checkDeclaredSize(name, entry.uncompressedSize);
-        declaredTotal += entry.uncompressedSize;
-        if (declaredTotal > sink.limits.maxTotalBytes) {
-          throw new ArchiveError(`archive declares more than ${sink.limits.maxTotalBytes} bytes`, name);
-        }
+        sink.declare(name, entry.uncompressedSize);
         entries.push({ entry, name });
         zip.readEntry();
       } catch (err) {
@@ -207,7 +216,19 @@ async function extractZip(file: string, sink: ExtractionSink): Promise<void> {
         // yauzl's size check can fire again on chunks already buffered after pipeline gave up on the stream;
         // pipeline reports the first error, later ones must not become uncaught exceptions.
         stream.on('error', () => {});
-        await sink.writeFile(rel, stream);
+        try {
+          await sink.writeFile(rel, stream);
+        } catch (err) {
+          // A header that understates the size (a disguised zip bomb): yauzl stops at the declared size.
+          if (/too many bytes in the stream/.test((err as Error)?.message)) {
+            throw new ArchiveError(
+              'entry inflates to more bytes than its header declares',
+              rel,
+              (err as Error).message,
+            );
+          }
+          throw err;
+        }
       }
     }
   } finally {
@@ -240,7 +261,7 @@ async function handleTarEntry(entry: ReadEntry, sink: ExtractionSink, signal: Ab
     case 'File':
     case 'OldFile':
     case 'ContiguousFile':
-      sink.checkDeclaredSize(name, entry.size);
+      sink.declare(name, entry.size);
       if (NESTED_ARCHIVE.test(rel)) {
         entry.resume();
         sink.ignored.push({ path: rel, reason: 'nested archive (not extracted)' });
@@ -334,9 +355,12 @@ export async function extractArchive(
     else await extractTar(archivePath, sink);
   } catch (err) {
     await removeWritten(dest, createdDest);
-    if (err instanceof ArchiveError) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    throw new ArchiveError(`corrupt ${format} archive`, undefined, message);
+    const refusal =
+      err instanceof ArchiveError ? err : new ArchiveError(`corrupt ${format} archive`, undefined, message);
+    // How far extraction got before the refusal (all of it removed again): shows a bomb was stopped early.
+    refusal.extensions.extractedBytes = sink.bytes;
+    throw refusal;
   }
   return { format, files: sink.files, bytes: sink.bytes, ignored: sink.ignored };
 }

@@ -22,6 +22,8 @@ export interface InspectOptions extends ImageLimits {
   concurrency?: number;
   /** Larger files are skipped unread. Default 100 MiB. */
   maxFileBytes?: number;
+  /** More class folders is a DatasetError, raised before any image is decoded. Default: no limit. */
+  maxClasses?: number;
   /** Called after each file is checked. */
   onProgress?: (checked: number, total: number) => void;
 }
@@ -106,6 +108,11 @@ async function checkFile(file: string, options: InspectOptions, wantHash: boolea
 
 export async function inspectDataset(root: string, options: InspectOptions = {}): Promise<DatasetReport> {
   const scan = await scanDatasetDirectory(root);
+  if (options.maxClasses !== undefined && scan.classes.length > options.maxClasses) {
+    throw new DatasetError(
+      `too many classes: ${scan.classes.length} class folders, at most ${options.maxClasses} allowed (DATASET_MAX_CLASSES)`,
+    );
+  }
   const skipped: IgnoredPath[] = [...scan.ignored];
   const wantHash = scan.val !== undefined;
   const all = [...scan.train, ...(scan.val ?? [])];

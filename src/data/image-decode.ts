@@ -125,6 +125,7 @@ function classify(err: unknown, source: string | undefined): ImageDecodeError {
   if (/unsupported image format|not a known file format/i.test(message)) reason = 'not an image';
   else if (/not been built|no decoder|not supported/i.test(message)) reason = 'unsupported image format';
   else if (/input file is missing/i.test(message)) reason = 'file not found';
+  else if (/pixel limit/i.test(message)) reason = 'too many pixels';
   return new ImageDecodeError(reason, source, message);
 }
 
@@ -142,10 +143,13 @@ async function openChecked(
   if (!sniffed) throw new ImageDecodeError('not an image', source);
   if ('unsupported' in sniffed) throw new ImageDecodeError(`unsupported image format (${sniffed.unsupported})`, source);
 
-  const image = sharp(input, { failOn: 'error', limitInputPixels: false, pages: 1, page: 0 });
+  const options = { failOn: 'error', pages: 1, page: 0 } as const;
+  // The header is read without sharp's pixel limit, so a pixel flood is refused below with its dimensions; the
+  // decoding pipeline keeps sharp's limitInputPixels as the backstop should a loader decode more than it declared.
+  const image = sharp(input, { ...options, limitInputPixels });
   let meta: Metadata;
   try {
-    meta = await image.metadata();
+    meta = await sharp(input, { ...options, limitInputPixels: false }).metadata();
   } catch (err) {
     throw classify(err, source);
   }

@@ -33,9 +33,9 @@ export async function writeZip(file: string, entries: ZipFixtureEntry[]): Promis
   entries.forEach((entry, i) => {
     const target = Buffer.from(entry.directory && !entry.name.endsWith('/') ? `${entry.name}/` : entry.name);
     const stand = placeholder(i, entry.directory ? target.length - 1 : target.length);
-    const options = { mode: entry.mode, compress: entry.compress ?? true, mtime: new Date(2020, 0, 1) };
+    const options = { mode: entry.mode, mtime: new Date(2020, 0, 1) };
     if (entry.directory) zip.addEmptyDirectory(stand, options);
-    else zip.addBuffer(Buffer.from(entry.data ?? ''), stand, options);
+    else zip.addBuffer(Buffer.from(entry.data ?? ''), stand, { ...options, compress: entry.compress ?? true });
     const written = Buffer.from(entry.directory ? `${stand}/` : stand);
     if (written.length !== target.length) throw new Error(`name too short to patch: ${entry.name}`);
     swaps.push([written, target]);
