@@ -1,4 +1,4 @@
-import { UnrecoverableError, type SandboxedJob } from 'bullmq';
+import { UnrecoverableError, WaitingError, type SandboxedJob } from 'bullmq';
 import fs from 'node:fs/promises';
 import { pino } from 'pino';
 import { selectBackend } from '../src/compute/backend.js';
@@ -26,10 +26,12 @@ const redis = createRedisConnection(config.redisUrl!, 'producer');
 /**
  * BullMQ sandboxed processor: runs in its own child process, one training job at a time. It resumes from
  * the job's last checkpoint on a retry, reports progress, honours cancellation between batches, and
- * registers the model when training ends.
+ * registers the model when training ends. A graceful shutdown of its worker puts the job back in the queue
+ * without spending one of its attempts.
  */
 export default async function trainingProcessor(
   job: SandboxedJob<TrainingJobData, TrainingJobResult>,
+  token?: string,
 ): Promise<TrainingJobResult> {
   const jobId = job.id!;
   // A retry after a shutdown starts fresh: the interrupt was meant for the attempt before.
@@ -37,6 +39,15 @@ export default async function trainingProcessor(
   const flags = watchJobFlags(redis, config.queuePrefix, jobId);
   await flags.check();
   if (flags.cancel.aborted) throw new UnrecoverableError(cancelledReason);
+  // Delivery is at least once: an attempt that registered its model and died before BullMQ recorded the
+  // completion is run again. It must answer with that model, not train and register a second one.
+  const registered = (await registry.list()).find((model) => model.jobId === jobId);
+  if (registered) {
+    flags.stop();
+    await fs.rm(storage.resolve(`jobs/${jobId}`), { recursive: true, force: true });
+    log.info({ jobId, modelId: registered.id }, 'model already registered by an earlier attempt');
+    return { modelId: registered.id };
+  }
   const backend = await selectBackend(config.tfBackend);
   const { datasetId, request } = job.data;
   const { datasetId: _datasetId, ...trainingConfig } = request;
@@ -52,7 +63,10 @@ export default async function trainingProcessor(
   );
   const workDir = storage.resolve(`jobs/${jobId}/work`);
   const outputDir = storage.tempPath(`model-${jobId}`);
-  log.info({ jobId, backend: backend.name, attempt: job.attemptsMade + 1 }, 'training started');
+  log.info(
+    { jobId, backend: backend.name, attempt: job.attemptsMade + 1, started: job.attemptsStarted },
+    'training started',
+  );
   try {
     const result = await trainTwoPhase({
       config: trainingConfig,
@@ -94,10 +108,19 @@ export default async function trainingProcessor(
       throw new UnrecoverableError(cancelledReason);
     }
     if (error instanceof TrainingInterruptedError) {
-      // The worker is shutting down: the checkpoint is saved; the retry (on any worker) resumes there.
-      throw new Error(`interrupted at ${error.phase} epoch ${error.epoch}; resumes from its checkpoint`, {
-        cause: error,
-      });
+      // The worker is shutting down and the checkpoint is saved. That is not a failure, so it must not spend
+      // an attempt (three restarts of a worker would otherwise fail a healthy job): the job goes back to the
+      // front of the wait list with attemptsMade unchanged, and the next worker resumes at the checkpoint.
+      // BullMQ's sandbox relays moveToWait to the parent before the WaitingError that follows it, and the
+      // parent then leaves the job where it is instead of retrying or failing it.
+      log.info(
+        { jobId, phase: error.phase, epoch: error.epoch },
+        `interrupted at ${error.phase} epoch ${error.epoch}; resumes from its checkpoint`,
+      );
+      flags.stop();
+      await reporter.flush();
+      await job.moveToWait(token);
+      throw new WaitingError();
     }
     if (error instanceof OutOfMemoryError && error.processUnusable) {
       // An aborted wasm module keeps its heap full: this child cannot train again. Let BullMQ deliver the

@@ -49,7 +49,7 @@ test('SIGTERM: the worker checkpoints at the next batch and exits 0; another wor
   assert.deepEqual(tree.filter(isAlive), [], 'the sandboxed processor ended with the worker');
   assert.match(first.output(), /interrupted at finetune epoch \d+; resumes from its checkpoint/);
 
-  // Back in the queue (delayed by the retry backoff), not failed.
+  // Back in the queue (at the front of the wait list, without spending an attempt), not failed.
   const requeued = await getJob(base, jobId);
   assert.equal(requeued.status, 'queued', JSON.stringify(requeued));
   assert.equal(requeued.error, null);
