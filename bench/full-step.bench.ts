@@ -1,6 +1,6 @@
 /**
  * A full fine-tuning step of EfficientNet-B0: every layer trainable, BatchNormalization in training mode,
- * Adam, as PhaseRunner runs phase 2 with unfreeze 'all' (imageTrainStep). The same step as
+ * Adam (the trainer's fused one, createAdam), as PhaseRunner runs phase 2 with unfreeze 'all' (imageTrainStep). The same step as
  * bench/kernels/efficientnet-train-step.bench.ts (which uses model.trainOnBatch), taken through the
  * trainer's own step function.
  *
@@ -15,6 +15,7 @@ import { selectBackend, type BackendPreference } from '../src/compute/backend.js
 import { tf } from '../src/compute/tf.js';
 import { buildEfficientNet } from '../src/model/efficientnet.js';
 import { DropoutControl } from '../src/training/dropout-control.js';
+import { createAdam } from '../src/training/fused-adam.js';
 import { setUpPhase } from '../src/training/phase-setup.js';
 import { imageTrainStep, trainableVariables } from '../src/training/training-steps.js';
 import { formatKernelTimes, profileKernels } from './kernel-profile.js';
@@ -41,7 +42,7 @@ const backend = await selectBackend(opts.backend as BackendPreference);
 const model = buildEfficientNet({ architecture: 'b0', imageSize: size, numClasses, seed });
 setUpPhase(model, 'finetune', 'train', 'all');
 const dropout = new DropoutControl(model);
-const optimizer = tf.train.adam(1e-4);
+const optimizer = createAdam(1e-4);
 const variables = trainableVariables(model);
 
 const x = new Float32Array(batch * size * size * 3);

@@ -24,6 +24,7 @@ import { featureExtractor } from '../src/model/feature-extractor.js';
 import { DropoutControl } from '../src/training/dropout-control.js';
 import { createCacheFeatureExtractor } from '../src/training/cache-feature-extractor.js';
 import { buildFeatureCache, cachedBatches } from '../src/training/feature-cache.js';
+import { createAdam } from '../src/training/fused-adam.js';
 import { setUpPhase } from '../src/training/phase-setup.js';
 import { extractFeatures, featureTrainStep, headLayersOf, trainableVariables } from '../src/training/training-steps.js';
 import { emitResult } from './bench-result.js';
@@ -73,7 +74,7 @@ try {
   const extractor = featureExtractor(model);
   const head = headLayersOf(model);
   const featureDim = (model.getLayer('avg_pool').outputShape as number[])[1]!;
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = createAdam(1e-3);
   const variables = trainableVariables(model);
   const stream = createBatchStream({
     items,

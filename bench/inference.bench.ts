@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { selectBackend, type BackendPreference } from '../src/compute/backend.js';
 import { tf, type LayersModel, type Tensor } from '../src/compute/tf.js';
 import { buildEfficientNet } from '../src/model/efficientnet.js';
+import { foldedInferenceModel } from '../src/model/batch-norm-folding.js';
 import { featureExtractor } from '../src/model/feature-extractor.js';
 import { createOnnxSession, runOnnx } from '../src/onnx/onnx-engine.js';
 import { exportToOnnx } from '../src/onnx/onnx-exporter.js';
@@ -63,7 +64,9 @@ if (onnx) {
   };
   await session.release();
 } else {
-  const net: LayersModel = task === 'inference' ? model : featureExtractor(model);
+  // What TfjsEngine serves (and the phase-1 cache's tfjs fallback runs): BatchNormalization folded into the
+  // convolutions.
+  const net: LayersModel = foldedInferenceModel(task === 'inference' ? model : featureExtractor(model)).model;
   const infer = () => {
     tf.tidy(() => (net.predict(tf.tensor4d(pixels, [batch, size, size, 3])) as Tensor).dataSync());
   };

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { tf } from './tf.js';
+import { activateThreadedWasm, wantedWasmThreads } from './wasm-threads.js';
 
 /** What TF_BACKEND may ask for. `auto` walks the chain node-gpu -> node -> wasm -> cpu. */
 export const backendPreferences = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -22,7 +23,13 @@ export interface BackendInfo {
   version: string;
   /** Every backend tried before the chosen one, with the reason it was skipped. */
   attempts: BackendAttempt[];
+  /** wasm only: XNNPACK's thread count (TF_WASM_THREADS); 1 is the single-threaded SIMD build. */
+  threads?: number;
+  /** wasm only: why it runs on one thread although TF_WASM_THREADS asked for more. */
+  threadsFallback?: string;
 }
+
+type Activated = Pick<BackendInfo, 'tfBackend' | 'threads' | 'threadsFallback'>;
 
 export class BackendUnavailableError extends Error {
   constructor(
@@ -56,7 +63,7 @@ export function wasmBinaryDir(): string {
   return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep;
 }
 
-async function activate(name: BackendName): Promise<string> {
+async function activate(name: BackendName): Promise<Activated> {
   switch (name) {
     case 'node-gpu':
     case 'node': {
@@ -64,19 +71,28 @@ async function activate(name: BackendName): Promise<string> {
       await import(packageOf[name]);
       if (!(await tf.setBackend('tensorflow'))) throw new Error('tensorflow backend failed to initialise');
       if (name === 'node-gpu' && !gpuVisible()) throw new Error('no CUDA device visible to libtensorflow');
-      return 'tensorflow';
+      return { tfBackend: 'tensorflow' };
     }
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       wasm.setWasmPaths(wasmBinaryDir());
       const { registerWasmGradientKernels } = await import('./wasm-gradient-kernels.js');
       registerWasmGradientKernels();
+      const threads = wantedWasmThreads();
+      let threadsFallback: string | undefined;
+      if (threads > 1) {
+        try {
+          return { tfBackend: 'wasm', threads: await activateThreadedWasm(wasm, threads) };
+        } catch (error) {
+          threadsFallback = reasonOf(error);
+        }
+      }
       if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
-      return 'wasm';
+      return { tfBackend: 'wasm', threads: 1, ...(threadsFallback && { threadsFallback }) };
     }
     case 'cpu': {
       if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
-      return 'cpu';
+      return { tfBackend: 'cpu' };
     }
   }
 }
@@ -113,9 +129,9 @@ async function choose(preference: BackendPreference): Promise<BackendInfo> {
   const attempts: BackendAttempt[] = [];
   for (const name of candidates) {
     try {
-      const tfBackend = await activate(name);
+      const activated = await activate(name);
       attempts.push({ name, ok: true });
-      return { name, tfBackend, version: packageVersion(packageOf[name]), attempts };
+      return { name, ...activated, version: packageVersion(packageOf[name]), attempts };
     } catch (error) {
       attempts.push({ name, ok: false, reason: reasonOf(error) });
       if (preference !== 'auto') {

@@ -1,4 +1,5 @@
 import { tf, type Tensor } from '../compute/tf.js';
+import { batchNormTrainKernelName, batchNormTrainSupports } from '../compute/wasm-kernels/batch-norm-train.js';
 
 /**
  * Keras-compatible BatchNormalization with an explicit statistics mode. tfjs' built-in layer normalises
@@ -105,13 +106,30 @@ export class BatchNormalization extends tf.layers.Layer {
   }
 
   private normalizeWithBatchStatistics(x: Tensor): Tensor {
+    const fused = this.fusedWithBatchStatistics(x);
     const axes = x.shape.slice(0, -1).map((_, i) => i);
-    const { mean, variance } = tf.moments(x, axes);
+    const { mean, variance } = fused ?? tf.moments(x, axes);
     // Keras: moving = moving * momentum + batch * (1 - momentum).
     const decay = 1 - this.momentum;
     this.movingMean.write(tf.add(tf.mul(this.movingMean.read(), this.momentum), tf.mul(mean, decay)));
     this.movingVariance.write(tf.add(tf.mul(this.movingVariance.read(), this.momentum), tf.mul(variance, decay)));
-    return this.normalize(x, mean, variance);
+    return fused?.y ?? this.normalize(x, mean, variance);
+  }
+
+  /**
+   * Batch statistics and the normalised output from one kernel (and one gradient kernel) where the backend
+   * has ours (wasm: about 25 fewer kernel calls per layer and step); undefined elsewhere.
+   */
+  private fusedWithBatchStatistics(x: Tensor): { y: Tensor; mean: Tensor; variance: Tensor } | undefined {
+    if (!batchNormTrainSupports(x) || tf.getKernel(batchNormTrainKernelName, tf.getBackend()) == null) return undefined;
+    const [y, mean, variance] = tf
+      .engine()
+      .runKernel(
+        batchNormTrainKernelName,
+        { x, gamma: this.gamma.read(), beta: this.beta.read() },
+        { epsilon: this.epsilon },
+      ) as Tensor[];
+    return { y: y!, mean: mean!, variance: variance! };
   }
 
   private normalize(x: Tensor, mean: Tensor, variance: Tensor): Tensor {

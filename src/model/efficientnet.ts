@@ -1,6 +1,7 @@
 import { tf, type LayersModel } from '../compute/tf.js';
 import { getArchitecture, type ArchitectureName, type ArchitectureSpec } from './architectures.js';
 import { BatchNormalization, type BatchNormMode } from './batch-normalization.js';
+import { fuseSwishActivations } from './fused-swish.js';
 import { correctPad, defaultDropConnectRate, efficientNetLayout, type BlockSpec } from './efficientnet-blocks.js';
 import { Rescaling, imagenetStddevRescale } from './rescaling.js';
 import { StemNormalization } from './stem-normalization.js';
@@ -88,7 +89,8 @@ export function buildEfficientNet(options: BuildEfficientNetOptions): LayersMode
       x,
     );
   }
-  return tf.model({ inputs: input, outputs: x, name: `efficientnet${arch.name.slice(-2)}` });
+  // Swish as one kernel each way where the backend has it; the layers still serialise as 'swish'.
+  return fuseSwishActivations(tf.model({ inputs: input, outputs: x, name: `efficientnet${arch.name.slice(-2)}` }));
 }
 
 function buildBlock(

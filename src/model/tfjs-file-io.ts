@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from 'node:fs/pro
 import path from 'node:path';
 import { tf } from '../compute/tf.js';
 import { fsyncPath, writeFileAtomic } from '../fs/atomic-file.js';
+import { fuseSwishActivations } from './fused-swish.js';
 import type { LayersModel } from '../compute/tf.js';
 import {
   assignWeightsByName,
@@ -177,7 +178,7 @@ export async function loadLayersModel(dirOrFile: string): Promise<LayersModel> {
   const jsonPath = modelJsonPathOf(dirOrFile);
   const artifacts = await readTfjsModelArtifacts(jsonPath);
   if (artifacts.modelTopology == null) throw new InvalidWeightsFileError(jsonPath, 'no modelTopology');
-  return tf.loadLayersModel({ load: async () => artifacts });
+  return fuseSwishActivations(await tf.loadLayersModel({ load: async () => artifacts }));
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { LayersModel } from '../compute/tf.js';
+import { foldedInferenceModel } from '../model/batch-norm-folding.js';
 import { createOnnxSession, isOnnxRuntimeAvailable, runOnnx } from '../onnx/onnx-engine.js';
 import { exportToOnnx } from '../onnx/onnx-exporter.js';
 import { extractFeatures } from './training-steps.js';
@@ -21,12 +22,16 @@ export async function createCacheFeatureExtractor(
   engine: 'auto' | 'tfjs' = 'auto',
   onFallback?: (reason: string) => void,
 ): Promise<BatchFeatureExtractor> {
-  const tfjs: BatchFeatureExtractor = {
-    engine: 'tfjs',
-    extract: async (x, n) => extractFeatures(extractor, x, n, imageSize),
-    release: async () => {},
+  const tfjsExtractor = (): BatchFeatureExtractor => {
+    // The base is frozen while the cache fills, so BatchNormalization can be folded into its convolutions.
+    const { model, graph } = foldedInferenceModel(extractor);
+    return {
+      engine: 'tfjs',
+      extract: async (x, n) => extractFeatures(model, x, n, imageSize),
+      release: async () => graph.dispose(),
+    };
   };
-  if (engine === 'tfjs' || !(await isOnnxRuntimeAvailable())) return tfjs;
+  if (engine === 'tfjs' || !(await isOnnxRuntimeAvailable())) return tfjsExtractor();
   try {
     const session = await createOnnxSession(exportToOnnx(extractor, { outputs: 'features-only' }));
     return {
@@ -36,6 +41,6 @@ export async function createCacheFeatureExtractor(
     };
   } catch (error) {
     onFallback?.(error instanceof Error ? error.message : String(error));
-    return tfjs;
+    return tfjsExtractor();
   }
 }

@@ -10,6 +10,7 @@ import { createCacheFeatureExtractor } from './cache-feature-extractor.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { DropoutControl } from './dropout-control.js';
 import { initialEarlyStoppingState, updateEarlyStopping } from './early-stopping.js';
+import { createAdam } from './fused-adam.js';
 import { evaluatePredictions } from './evaluation.js';
 import {
   allCachedBatches,
@@ -132,7 +133,7 @@ export class PhaseRunner {
     this.checkFitsAtAll();
     this.batchSize = state.batchSizes[phase] ?? this.resolveBatchSize();
     state.batchSizes[phase] = this.batchSize;
-    this.optimizer = tf.train.adam(settings.learningRate);
+    this.optimizer = createAdam(settings.learningRate);
     this.variables = trainableVariables(ctx.model);
     try {
       if (resuming) await ctx.store.restore(ctx.model, this.optimizer);
@@ -320,7 +321,7 @@ export class PhaseRunner {
     state.batchSizeReductions.push({ phase, epoch, fromBatchSize: from, toBatchSize: to, reason: 'out-of-memory' });
     this.batchSize = to;
     this.optimizer.dispose();
-    this.optimizer = tf.train.adam(this.settings.learningRate);
+    this.optimizer = createAdam(this.settings.learningRate);
     await ctx.store.restore(ctx.model, this.optimizer);
   }
 

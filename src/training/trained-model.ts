@@ -7,7 +7,10 @@ import { metadataFileName, metadataFormatVersion, type TrainedModelMetadata } fr
 import { TrainedModelFormatError } from './training-errors.js';
 
 export interface TrainedModel {
-  /** The classifier: [batch, imageSize, imageSize, 3] RGB 0..255 → [batch, numClasses] probabilities. */
+  /**
+   * The classifier: [batch, imageSize, imageSize, 3] RGB 0..255 → [batch, numClasses] probabilities; for a
+   * model whose metadata lists no classes (a features-only base model), → [batch, featureDim] features.
+   */
   model: LayersModel;
   /** avg_pool features, sharing the classifier's layers. Dispose `model`, never this. */
   features: LayersModel;
@@ -27,10 +30,14 @@ export async function loadTrainedModel(artifactDir: string): Promise<TrainedMode
         `model input is ${height}×${width}×${channels}, metadata says ${metadata.imageSize}×${metadata.imageSize}×3`,
       );
     }
-    if (outputs !== metadata.classes.length) {
+    // A model without classes (an ImageNet base model built from notop weights) outputs its features.
+    const expected = metadata.classes.length > 0 ? metadata.classes.length : metadata.featureDim;
+    if (outputs !== expected) {
       throw new TrainedModelFormatError(
         artifactDir,
-        `model has ${outputs} outputs, metadata lists ${metadata.classes.length} classes`,
+        metadata.classes.length > 0
+          ? `model has ${outputs} outputs, metadata lists ${metadata.classes.length} classes`
+          : `model has ${outputs} outputs, metadata says ${metadata.featureDim} features and no classes`,
       );
     }
     return { model, features: featureExtractor(model), metadata };

@@ -3,6 +3,7 @@ import { resolveTrainingConfig, type ResolvedTrainingConfig, type TrainingConfig
 import { writeArtifact } from './artifact-writer.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import { DropoutControl } from './dropout-control.js';
+import { createAdam } from './fused-adam.js';
 import { evaluatePredictions, type Evaluation } from './evaluation.js';
 import { buildTrainingModel, loadImagenetWeights, type WeightsSourceInfo } from './model-setup.js';
 import { PhaseRunner, type PhaseContext } from './phase-runner.js';
@@ -136,7 +137,7 @@ export async function trainTwoPhase(options: TrainTwoPhaseOptions): Promise<Trai
       }
       state.finished = true;
       state.partial = null;
-      const optimizer = tf.train.adam();
+      const optimizer = createAdam();
       try {
         await store.save(state, model, optimizer, state.bestTag ? [state.bestTag] : []);
       } finally {

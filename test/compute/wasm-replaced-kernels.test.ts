@@ -110,7 +110,40 @@ describe('replaced wasm kernels agree with the cpu backend', () => {
         );
       }
     }
+    // One channel vector per sample (the squeeze-excitation gate), also the other way round and for each op.
+    const gate = randomArray(4 * 16, 13);
+    for (const op of ['mul', 'add', 'sub'] as const) {
+      await assertSameOnBothBackends(`${op}(full, [4, 1, 1, 16])`, () =>
+        tf[op](tf.tensor(x, full), tf.tensor(gate, [4, 1, 1, 16])),
+      );
+      await assertSameOnBothBackends(`${op}([4, 1, 1, 16], full)`, () =>
+        tf[op](tf.tensor(gate, [4, 1, 1, 16]), tf.tensor(x, full)),
+      );
+    }
     const param = (seed: number, size = 16, shift = 0) => Array.from(randomArray(size, seed), (v) => v + shift);
+    // Three channels (an RGB input): parameters repeated over 12 lanes.
+    const rgb: Shape4 = [2, 32, 32, 3];
+    await assertSameOnBothBackends('batchNorm over 3 channels', () =>
+      tf.batchNorm(
+        tf.tensor4d(randomArray(sizeOf(rgb), 14), rgb),
+        param(1, 3),
+        param(2, 3, 1),
+        param(3, 3),
+        param(4, 3),
+        0,
+      ),
+    );
+    const six: Shape4 = [2, 30, 30, 6];
+    await assertSameOnBothBackends('batchNorm over 6 channels', () =>
+      tf.batchNorm(
+        tf.tensor4d(randomArray(sizeOf(six), 15), six),
+        param(1, 6),
+        param(2, 6, 1),
+        param(3, 6),
+        param(4, 6),
+        1e-3,
+      ),
+    );
     await assertSameOnBothBackends('batchNorm with every parameter', () =>
       tf.batchNorm(tf.tensor4d(x, full), param(1), param(2, 16, 1), param(3), param(4), 1e-3),
     );
@@ -140,6 +173,23 @@ describe('replaced wasm kernels agree with the cpu backend', () => {
     const stringsClone = tf.clone(strings);
     assert.deepEqual(stringsClone.arraySync(), ['x', 'y']);
     tf.dispose([strings, stringsClone]);
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  test('Cast to the same dtype shares data safely; real conversions still convert', async () => {
+    assert.ok(await tf.setBackend('wasm'));
+    const before = tf.memory().numTensors;
+    const a = tf.tensor([1.5, -2.5, 3.25]);
+    const same = tf.cast(a, 'float32');
+    assert.equal(same.dataId, a.dataId, 'no copy');
+    a.dispose();
+    assert.deepEqual(Array.from(same.dataSync()), [1.5, -2.5, 3.25]);
+    const toInt = tf.cast(same, 'int32');
+    assert.equal(toInt.dtype, 'int32');
+    assert.deepEqual(Array.from(toInt.dataSync()), [1, -2, 3]);
+    const back = tf.cast(toInt, 'float32');
+    assert.deepEqual(Array.from(back.dataSync()), [1, -2, 3]);
+    tf.dispose([same, toInt, back]);
     assert.equal(tf.memory().numTensors, before);
   });
 });

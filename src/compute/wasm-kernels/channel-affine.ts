@@ -6,10 +6,11 @@ import { asWasmBackend, heapAddress, heapF32, type TensorInfo, type WasmBackend 
  * Per-channel affine maps over NHWC activations, out = (x - shift[c]) * scale[c] + offset[c], in SIMD:
  * - FusedBatchNorm (shift = mean, scale = gamma / sqrt(var + eps), offset = beta);
  * - Multiply, Add and Sub of a full tensor and a channel vector ([C] or [1, ..., 1, C]), which the
- *   BatchNormalization gradient is made of. tfjs-backend-wasm runs these broadcasts ~7x slower per element
+ *   BatchNormalization gradient is made of, or one channel vector per sample ([N, 1, ..., 1, C], the
+ *   squeeze-excitation gate). tfjs-backend-wasm runs these broadcasts ~7x slower per element
  *   than same-shape ones, and its FusedBatchNorm ~5x.
  * Other shapes and dtypes, tensors smaller than `minSize`, and channel counts that are not multiples of 4 go
- * to the original kernels.
+ * to the original kernels (FusedBatchNorm excepted: it repeats its parameters up to a multiple of 4).
  */
 
 const minSize = 4096;
@@ -25,9 +26,15 @@ export function makeChannelBroadcastWasm(kind: ChannelBinary) {
     }): TensorInfo | TensorInfo[] {
       const a = args.inputs.a!;
       const b = args.inputs.b!;
+      const backend = asWasmBackend(args.backend);
+      const perSampleIsA = isPerSampleChannelVectorOf(a, b);
+      if (perSampleIsA || isPerSampleChannelVectorOf(b, a)) {
+        const simd = simdKernelsFor(backend);
+        if (simd != null)
+          return perSample(backend, simd, kind, perSampleIsA ? b : a, perSampleIsA ? a : b, perSampleIsA);
+      }
       const vectorIsA = isChannelVectorOf(a, b);
       const vectorIsB = !vectorIsA && isChannelVectorOf(b, a);
-      const backend = asWasmBackend(args.backend);
       const simd = vectorIsA || vectorIsB ? simdKernelsFor(backend) : null;
       if (simd == null) return original(args as Parameters<tf.KernelFunc>[0]);
 
@@ -60,6 +67,71 @@ function isChannelVectorOf(vector: TensorInfo, full: TensorInfo): boolean {
   );
 }
 
+/**
+ * `vector` is [N, 1, ..., 1, C] and `full` a float32 [N, ..., C] tensor with more than one element per
+ * sample and channel, C a multiple of 4: one channel vector per sample (the squeeze-excitation gate).
+ */
+function isPerSampleChannelVectorOf(vector: TensorInfo, full: TensorInfo): boolean {
+  const rank = full.shape.length;
+  const channels = full.shape[rank - 1];
+  return (
+    vector.dtype === 'float32' &&
+    full.dtype === 'float32' &&
+    rank >= 3 &&
+    vector.shape.length === rank &&
+    channels !== undefined &&
+    channels % 4 === 0 &&
+    vector.shape[0] === full.shape[0] &&
+    full.shape[0]! > 1 &&
+    vector.shape[rank - 1] === channels &&
+    vector.shape.slice(1, -1).every((d) => d === 1) &&
+    tf.util.sizeFromShape(full.shape) >= Math.max(minSize, 2 * tf.util.sizeFromShape(vector.shape))
+  );
+}
+
+/** full (op) vector[n] for each sample n, with the sample's channel vector read in place from the heap. */
+function perSample(
+  backend: WasmBackend,
+  simd: SimdKernels,
+  kind: ChannelBinary,
+  full: TensorInfo,
+  vector: TensorInfo,
+  vectorFirst: boolean,
+): TensorInfo {
+  const samples = full.shape[0]!;
+  const channels = full.shape[full.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(full.shape) / samples / channels;
+  const out = backend.makeOutput([...full.shape], 'float32');
+  // zeros, ones, minus ones
+  const constants = backend.makeOutput([3 * channels], 'float32');
+  try {
+    const heap = heapF32(backend, constants);
+    heap
+      .fill(0, 0, channels)
+      .fill(1, channels, 2 * channels)
+      .fill(-1, 2 * channels);
+    const bytes = channels * 4;
+    const [zeros, ones, minusOnes] = [0, 1, 2].map((k) => heapAddress(backend, constants) + k * bytes);
+    const [src, dst, vectors] = [heapAddress(backend, full), heapAddress(backend, out), heapAddress(backend, vector)];
+    for (let n = 0; n < samples; n++) {
+      const v = vectors + n * bytes;
+      // (x - shift) * scale + offset
+      const [shift, scale, offset] =
+        kind === 'Multiply'
+          ? [zeros!, v, zeros!]
+          : kind === 'Add'
+            ? [zeros!, ones!, v]
+            : vectorFirst
+              ? [zeros!, minusOnes!, v]
+              : [v, ones!, zeros!];
+      simd.channelAffine(src + n * rows * bytes, dst + n * rows * bytes, rows, bytes, shift, scale, offset);
+    }
+    return out;
+  } finally {
+    backend.disposeData(constants.dataId);
+  }
+}
+
 export function makeFusedBatchNormWasm(original: tf.KernelFunc) {
   return function fusedBatchNormWasm(args: {
     inputs: tf.NamedTensorInfoMap;
@@ -70,9 +142,13 @@ export function makeFusedBatchNormWasm(original: tf.KernelFunc) {
     const epsilon = (args.attrs as { varianceEpsilon: number }).varianceEpsilon;
     const channels = x!.shape[x!.shape.length - 1] ?? 0;
     const params = [mean!, variance!, offset, scale];
+    // Channel counts that are not a multiple of 4 (the 3 of an RGB input) take the parameters repeated
+    // over the smallest multiple of 4 channels, when the tensor's size is a multiple of that.
+    const period = channels % 4 === 0 ? channels : channels % 2 === 0 ? 2 * channels : 4 * channels;
     const usable =
       x!.dtype === 'float32' &&
-      channels % 4 === 0 &&
+      channels > 0 &&
+      tf.util.sizeFromShape(x!.shape) % period === 0 &&
       tf.util.sizeFromShape(x!.shape) >= minSize &&
       params.every(
         (p) => p == null || (p.dtype === 'float32' && [1, channels].includes(tf.util.sizeFromShape(p.shape))),
@@ -92,7 +168,9 @@ export function makeFusedBatchNormWasm(original: tf.KernelFunc) {
     const beta = perChannel(offset, 0);
     const gamma = perChannel(scale, 1);
     const factor = Float32Array.from(gamma, (g, c) => g / Math.sqrt(v[c]! + epsilon));
-    return affine(backend, simd, x!, Float32Array.from(m), factor, Float32Array.from(beta));
+    const tiled = (values: ArrayLike<number>) => Float32Array.from({ length: period }, (_, i) => values[i % channels]!);
+    // affine() treats the tensor as rows of `period` channels.
+    return affine(backend, simd, x!, tiled(m), tiled(factor), tiled(beta));
   };
 }
 

@@ -70,6 +70,13 @@ export const v128Store = (addr: Code, value: Code, offset = 0): Code => [
 export const f32x4Add = (a: Code, b: Code): Code => [...a, ...b, ...simd(0xe4)];
 export const f32x4Sub = (a: Code, b: Code): Code => [...a, ...b, ...simd(0xe5)];
 export const f32x4Mul = (a: Code, b: Code): Code => [...a, ...b, ...simd(0xe6)];
+export const f32x4Div = (a: Code, b: Code): Code => [...a, ...b, ...simd(0xe7)];
+export const f32x4Sqrt = (a: Code): Code => [...a, ...simd(0xe3)];
+/** Four copies of an f32 value. */
+export const f32x4Splat = (value: number): Code => {
+  const bytes = new Uint8Array(new Float32Array([value]).buffer);
+  return [0x43, ...bytes, ...simd(0x13)];
+};
 
 /** `local = value`. */
 export const assign = (local: number, value: Code): Code => [...value, ...set(local)];
@@ -114,10 +121,14 @@ export interface FunctionDef {
   body: Code;
 }
 
-/** A module importing `env.memory` and exporting each function under its name. */
-export function buildModule(functions: FunctionDef[]): Uint8Array {
+/**
+ * A module importing `env.memory` and exporting each function under its name. A shared memory (the
+ * threaded wasm build's) links only to an import declared shared, with a maximum: 4 GiB, wasm32's limit.
+ */
+export function buildModule(functions: FunctionDef[], sharedMemory = false): Uint8Array {
   const types = functions.map((f) => [0x60, ...vec(Array.from({ length: f.params }, () => [i32])), 0]);
-  const imports = [[...utf8('env'), ...utf8('memory'), 0x02, 0x00, 1]];
+  const limits = sharedMemory ? [0x03, 1, ...uleb(65536)] : [0x00, 1];
+  const imports = [[...utf8('env'), ...utf8('memory'), 0x02, ...limits]];
   const exports = functions.map((f, i) => [...utf8(f.name), 0x00, ...uleb(i)]);
   const bodies = functions.map((f) => {
     const body = [...vec(f.locals.map((l) => [...uleb(l.count), l.type])), ...f.body, end];

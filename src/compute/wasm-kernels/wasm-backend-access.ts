@@ -17,8 +17,13 @@ export interface WasmBackend {
   typedArrayFromHeap(info: TensorInfo): ArrayLike<number>;
   disposeData(dataId: object, force?: boolean): boolean;
   incRef(dataId: object): void;
-  /** The Emscripten module: `asm` exports the heap's WebAssembly.Memory, `tfjs` the C++ tensor registry. */
-  wasm?: { asm?: { memory?: unknown }; tfjs?: { disposeData?(id: number): void } };
+  /** How many tensors share the data (tfjs-backend-wasm 4.x has it; absent means unknown). */
+  refCount?(dataId: object): number;
+  /**
+   * The Emscripten module: `asm` exports the heap's WebAssembly.Memory (the threaded build has it as
+   * `wasmMemory` instead), `tfjs` the C++ tensor registry.
+   */
+  wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown; tfjs?: { disposeData?(id: number): void } };
 }
 
 export function asWasmBackend(backend: unknown): WasmBackend {
