@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { backendPreferences } from './compute/backend.js';
+import { maxWasmThreads } from './compute/wasm-threads.js';
 
 const Bool = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')]);
 const Int = (min: number, def: number, description: string) =>
@@ -18,10 +19,23 @@ export const EnvSchema = Type.Object({
   DATA_DIR: Type.String({ default: '.data', minLength: 1, description: 'Datasets, checkpoints and models' }),
   WEIGHTS_DIR: Type.Optional(Type.String({ description: 'Keras ImageNet .h5 files; default DATA_DIR/weights' })),
   WEIGHTS_VERIFY: Type.Optional(Bool),
+  BASE_MODEL_IMAGE_SIZE: Type.Optional(
+    Type.Integer({
+      minimum: 32,
+      maximum: 1024,
+      description: "Input size of the ImageNet base models; default: each architecture's (224 for B0)",
+    }),
+  ),
   TF_BACKEND: Type.Union(
     backendPreferences.map((name) => Type.Literal(name)),
     { default: 'auto', description: 'auto, node-gpu, node, wasm or cpu' },
   ),
+  TF_WASM_THREADS: Type.Integer({
+    minimum: 0,
+    maximum: maxWasmThreads,
+    default: 0,
+    description: 'XNNPACK threads of the wasm backend: 0 = one per CPU (at most 8), 1 = single-threaded build',
+  }),
   API_KEYS: Type.Optional(Type.String({ description: 'Comma-separated bearer tokens' })),
   UPLOAD_MAX_BYTES: Int(1, 2 * 1024 ** 3, 'Largest dataset upload in bytes'),
   ARCHIVE_MAX_ENTRIES: Int(1, 200_000, 'Most entries in a dataset archive'),
@@ -29,9 +43,20 @@ export const EnvSchema = Type.Object({
   ARCHIVE_MAX_RATIO: Int(1, 200, 'Highest compression ratio of an archive (zip bombs)'),
   IMAGE_MAX_PIXELS: Int(1, 50_000_000, 'Most pixels in one input image (pixel floods)'),
   PREDICT_MAX_INSTANCES: Int(1, 64, 'Most images in one /predict or /features call'),
+  JSON_BODY_MAX_BYTES: Int(1024, 32 * 1024 ** 2, 'Largest JSON request body in bytes (e.g. base64 images to /predict)'),
+  DATASET_MAX_CLASSES: Int(2, 1000, 'Most classes in one dataset'),
+  JOB_MAX_IMAGE_SIZE: Int(32, 600, 'Largest imageSize a job may train at (pixels per side)'),
+  JOB_MAX_EPOCHS: Int(1, 1000, 'Most epochs of one job (head + finetune)'),
+  JOBS_MAX_ACTIVE_PER_KEY: Int(
+    1,
+    10,
+    'Most queued or running jobs per API key (all callers share one count without keys)',
+  ),
   RATE_LIMIT_UPLOADS: Int(1, 20, 'Dataset uploads per minute per API key (per client address without keys)'),
   RATE_LIMIT_JOBS: Int(1, 60, 'Job creations per minute per API key (per client address without keys)'),
   WORKER_CONCURRENCY: Int(1, 1, 'Training jobs one worker runs at once'),
+  INFERENCE_WORKER_CONCURRENCY: Int(1, 1, 'Batch inference jobs one inference worker runs at once'),
+  BATCH_INFERENCE_BATCH_SIZE: Int(1, 32, 'Images per forward pass in a batch inference job'),
   WORKER_HEARTBEAT_FILE: Type.Optional(
     Type.String({ minLength: 1, description: 'File a worker touches every 10 s, for container health checks' }),
   ),
@@ -60,6 +85,8 @@ export interface Config {
   dataDir: string;
   weightsDir: string;
   weightsVerify: boolean;
+  /** Input size of the base models (efficientnet-bN-imagenet); undefined: each architecture's default. */
+  baseModelImageSize: number | undefined;
   tfBackend: Env['TF_BACKEND'];
   apiKeys: string[];
   limits: {
@@ -69,10 +96,19 @@ export interface Config {
     archiveRatio: number;
     imagePixels: number;
     predictInstances: number;
+    jsonBodyBytes: number;
+    datasetClasses: number;
+    jobImageSize: number;
+    jobEpochs: number;
+    activeJobsPerKey: number;
     uploadsPerMinute: number;
     jobsPerMinute: number;
   };
   workerConcurrency: number;
+  /** Batch inference jobs one inference worker runs at once (each in its own sandboxed process). */
+  inferenceWorkerConcurrency: number;
+  /** Images per forward pass in a batch inference job; with the decode-ahead window, what bounds its memory. */
+  batchInferenceBatchSize: number;
   /** Touched every 10 s by a running worker (docker/worker-healthcheck.mjs reads it); unset: no heartbeat. */
   workerHeartbeatFile: string | undefined;
   /** BullMQ lockDuration of training jobs. */
@@ -119,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     weightsDir: path.resolve(e.WEIGHTS_DIR ?? path.join(dataDir, 'weights')),
     weightsVerify: e.WEIGHTS_VERIFY === undefined || e.WEIGHTS_VERIFY === 'true' || e.WEIGHTS_VERIFY === '1',
+    baseModelImageSize: e.BASE_MODEL_IMAGE_SIZE,
     tfBackend: e.TF_BACKEND,
     apiKeys,
     limits: {
@@ -128,10 +165,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       archiveRatio: e.ARCHIVE_MAX_RATIO,
       imagePixels: e.IMAGE_MAX_PIXELS,
       predictInstances: e.PREDICT_MAX_INSTANCES,
+      jsonBodyBytes: e.JSON_BODY_MAX_BYTES,
+      datasetClasses: e.DATASET_MAX_CLASSES,
+      jobImageSize: e.JOB_MAX_IMAGE_SIZE,
+      jobEpochs: e.JOB_MAX_EPOCHS,
+      activeJobsPerKey: e.JOBS_MAX_ACTIVE_PER_KEY,
       uploadsPerMinute: e.RATE_LIMIT_UPLOADS,
       jobsPerMinute: e.RATE_LIMIT_JOBS,
     },
     workerConcurrency: e.WORKER_CONCURRENCY,
+    inferenceWorkerConcurrency: e.INFERENCE_WORKER_CONCURRENCY,
+    batchInferenceBatchSize: e.BATCH_INFERENCE_BATCH_SIZE,
     workerHeartbeatFile: e.WORKER_HEARTBEAT_FILE === undefined ? undefined : path.resolve(e.WORKER_HEARTBEAT_FILE),
     workerLockMs: e.WORKER_LOCK_MS,
     workerStalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,

@@ -156,6 +156,14 @@ function evict(request: EvictRequest): Promise<void> {
   });
 }
 
+/** The wasm backend's heap, which grows with the largest batch seen and never shrinks. */
+function wasmHeapBytes(): number | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  // The Emscripten module of tfjs-backend-wasm 4.x keeps its WebAssembly.Memory as `wasmMemory`.
+  const module = (tf.backend() as { wasm?: { wasmMemory?: { buffer: ArrayBuffer } } }).wasm;
+  return module?.wasmMemory?.buffer.byteLength ?? null;
+}
+
 function memory(request: MemoryRequest): Promise<void> {
   return inModelTurn(() => {
     const { numTensors, numBytes } = tf.memory();
@@ -163,8 +171,10 @@ function memory(request: MemoryRequest): Promise<void> {
       type: 'memory-result',
       id: request.id,
       memory: {
+        pid: process.pid,
         numTensors,
         numBytes,
+        wasmHeapBytes: wasmHeapBytes(),
         loadedModels: loadedModels(),
         cacheBytes: cache!.bytes,
         rssBytes: process.memoryUsage.rss(),

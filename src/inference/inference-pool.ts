@@ -1,5 +1,5 @@
 import type { BackendPreference } from '../compute/backend.js';
-import { BadRequestError } from '../errors/domain-error.js';
+import { BadRequestError, ConflictError } from '../errors/domain-error.js';
 import { InferenceChildProcess, type ChildExit, type PoolLog } from './inference-child-process.js';
 import {
   InferenceFailedError,
@@ -185,8 +185,13 @@ export class InferencePool {
   async predict(request: PredictRequest): Promise<PredictResult> {
     const topK = request.topK ?? 5;
     if (!Number.isInteger(topK) || topK < 1) throw new BadRequestError(`topK must be a positive integer, got ${topK}`);
-    const rows = await this.submit('predict', request);
+    const rows = await this.classifierRows(request);
     return { predictions: rows.map((row) => toPrediction(row.values, row.classes, topK)) };
+  }
+
+  /** The raw softmax rows, in class index order (TF Serving's :predict answers output tensors, not labels). */
+  async probabilities(request: ImagesRequest): Promise<Float32Array[]> {
+    return (await this.classifierRows(request)).map((row) => row.values);
   }
 
   async features(request: FeaturesRequest): Promise<FeaturesResult> {
@@ -206,9 +211,13 @@ export class InferencePool {
     return results.some((result) => result.status === 'fulfilled' && result.value);
   }
 
-  /** Debug: tf.memory() and cache state of each running child, taken between batches. */
-  async memory(): Promise<ChildMemory[]> {
-    return Promise.all(this.children.filter((child) => child.ready).map((child) => child.memory()));
+  /**
+   * tf.memory(), wasm heap, RSS and cache state of each running child (`worker` is its index), taken between
+   * batches: for /metrics and the soak, which check that they stay flat under load.
+   */
+  async memory(): Promise<Array<ChildMemory & { worker: number }>> {
+    const running = this.children.flatMap((child, worker) => (child.ready ? [{ child, worker }] : []));
+    return Promise.all(running.map(async ({ child, worker }) => ({ worker, ...(await child.memory()) })));
   }
 
   /** Calls `listener` after every batch (for latency and batch-size histograms); returns the unsubscribe. */
@@ -252,6 +261,17 @@ export class InferencePool {
       await Promise.all(this.children.map((child) => child.stop()));
     })();
     return this.closing;
+  }
+
+  /** Probability rows; a features-only model (a base model without with-top weights) has no classes: 409. */
+  private async classifierRows(request: ImagesRequest): Promise<Row[]> {
+    const rows = await this.submit('predict', request);
+    if (rows.length > 0 && rows[0]!.classes.length === 0) {
+      throw new ConflictError(`model '${request.modelId}' has no classifier; use /features`, {
+        modelId: request.modelId,
+      });
+    }
+    return rows;
   }
 
   private async submit(kind: InferenceKind, request: ImagesRequest): Promise<Row[]> {

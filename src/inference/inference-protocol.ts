@@ -88,9 +88,12 @@ export interface EvictReply {
 }
 
 export interface ChildMemory {
-  /** tf.memory() of the child. */
+  pid: number;
+  /** tf.memory() of the child: a count that grows under steady load is a tensor leak. */
   numTensors: number;
   numBytes: number;
+  /** Size of the tfjs wasm module's heap (it only grows); null on the other backends. */
+  wasmHeapBytes: number | null;
   loadedModels: string[];
   cacheBytes: number;
   rssBytes: number;

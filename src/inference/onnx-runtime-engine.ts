@@ -18,7 +18,8 @@ export class OnnxRuntimeEngine implements InferenceEngine<OnnxLoadedModel> {
     const file = path.join(artifactDir, onnxFileName);
     const { size } = await fs.stat(file);
     const session = await createOnnxSession(file);
-    if (!session.hasClassifier) {
+    // A model whose metadata lists no classes (a features-only base model) is exported without them.
+    if (!session.hasClassifier && metadata.classes.length > 0) {
       await session.release();
       throw new Error(`${file} has no probabilities output`);
     }
@@ -33,7 +34,7 @@ export class OnnxRuntimeEngine implements InferenceEngine<OnnxLoadedModel> {
 
   async run(loaded: OnnxLoadedModel, x: Float32Array, n: number): Promise<EngineOutput> {
     const output = await runOnnx(loaded.session, x, n, loaded.metadata.imageSize);
-    return { probabilities: output.probabilities!, features: output.features };
+    return { probabilities: output.probabilities ?? new Float32Array(0), features: output.features };
   }
 
   dispose(loaded: OnnxLoadedModel): void {

@@ -3,8 +3,11 @@ import fp from 'fastify-plugin';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { sendProblem } from './problem-details.js';
 
-/** Paths anyone may call: probes, metrics scrapers and the API documentation. */
-const open = [/^\/health$/, /^\/ready$/, /^\/metrics$/, /^\/docs(\/|$)/];
+/**
+ * Paths anyone may call: probes, metrics scrapers, the API documentation, and the dashboard's page and assets
+ * (it asks for a key itself and sends it with every API call).
+ */
+const open = [/^\/health$/, /^\/ready$/, /^\/metrics$/, /^\/docs(\/|$)/, /^\/$/, /^\/assets\//];
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();

@@ -1,10 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { InferencePool } from '../inference/inference-pool.js';
+
+type ChildMemorySample = Awaited<ReturnType<InferencePool['memory']>>[number];
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 /**
  * Prometheus metrics at GET /metrics: HTTP latency, training jobs by state and queue depth (read from
- * BullMQ at scrape time), inference batch sizes and latency, loaded models, and process defaults.
+ * BullMQ at scrape time), inference batch sizes and latency, loaded models, each inference child's tensor
+ * count and memory (asked at scrape time, so a leak shows as a rising line), and process defaults.
  */
 export default fp(
   async function metrics(app: FastifyInstance) {
@@ -72,6 +84,39 @@ export default fp(
       if (!event.ok) batchFailures.inc({ kind: event.kind });
     });
     app.addHook('onClose', async () => unsubscribe());
+    // One memory round trip to the children per scrape, shared by the gauges below; a child busy for longer
+    // than the timeout is left out of this scrape rather than holding it up.
+    let sampled: { at: number; children: Promise<ChildMemorySample[]> } | undefined;
+    const childMemory = () => {
+      if (!sampled || Date.now() - sampled.at > 1000) {
+        sampled = { at: Date.now(), children: withTimeout(app.inference.memory(), 5000).catch(() => []) };
+      }
+      return sampled.children;
+    };
+    const childGauge = (name: string, help: string, value: (child: ChildMemorySample) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['worker'],
+        registers: [registry],
+        async collect() {
+          const children = await childMemory();
+          this.reset();
+          for (const child of children) {
+            const v = value(child);
+            if (v !== null) this.set({ worker: String(child.worker) }, v);
+          }
+        },
+      });
+    childGauge('effnet_inference_tensors', 'tfjs tensors alive in each inference child', (c) => c.numTensors);
+    childGauge(
+      'effnet_inference_tensor_bytes',
+      'Bytes held by tfjs tensors in each inference child',
+      (c) => c.numBytes,
+    );
+    childGauge('effnet_inference_wasm_heap_bytes', 'tfjs wasm heap of each inference child', (c) => c.wasmHeapBytes);
+    childGauge('effnet_inference_rss_bytes', 'Resident memory of each inference child process', (c) => c.rssBytes);
+
     new Gauge({
       name: 'effnet_inference_loaded_models',
       help: 'Models held in the inference engines',

@@ -11,15 +11,44 @@ function slugOf(title: string): string {
   return title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Errors of this route are TF Serving's `{"error": "…"}` (application/json), not problem+json. */
+    tfServingErrors?: boolean;
+  }
+}
+
 export function sendProblem(
   reply: FastifyReply,
   request: FastifyRequest,
   problem: Omit<Problem, 'instance'> & Record<string, unknown>,
 ) {
+  // Every error path (auth, rate limits, body parsing, validation, handlers) ends here, so one check covers all.
+  if (request.routeOptions.config?.tfServingErrors) {
+    return reply
+      .code(problem.status)
+      .type('application/json')
+      .send({ error: problem.detail ?? problem.title });
+  }
   return reply
     .code(problem.status)
     .type('application/problem+json')
     .send({ ...problem, instance: request.url.split('?')[0] });
+}
+
+/** Fastify's own messages for these say only the status ("Unsupported Media Type"); say what to send instead. */
+function clientDetail(error: FastifyError, request: FastifyRequest): string {
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const sent = (request.headers['content-type'] ?? '').slice(0, 100) || 'none';
+    return `unsupported content type (${sent}): send application/json, or multipart/form-data for file uploads`;
+  }
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return (
+      `request body too large: more than ${request.routeOptions.bodyLimit} bytes (JSON_BODY_MAX_BYTES); ` +
+      'send images as multipart/form-data, or fewer per call'
+    );
+  }
+  return error.message;
 }
 
 /** One error handler for the whole app: every error becomes problem+json, and 5xx details stay in the log. */
@@ -74,7 +103,7 @@ export default fp(
         type: 'about:blank',
         title: STATUS_CODES[status] ?? 'Error',
         status,
-        detail: error.message,
+        detail: clientDetail(error, request),
       });
     });
 

@@ -3,10 +3,16 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { createHash } from 'node:crypto';
 
-/** Who a limit counts for: the API key (as a digest, never stored in clear), or the client address. */
-function rateLimitKey(request: FastifyRequest): string {
-  const token = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim();
-  return token ? `key:${createHash('sha256').update(token).digest('hex').slice(0, 32)}` : `ip:${request.ip}`;
+/**
+ * Who a limit counts for: the API key (as a digest, never stored in clear) when keys are on, else the client
+ * address. Without API_KEYS a bearer token proves nothing, so counting per token would let a client make up
+ * a new one for every request and escape the limit.
+ */
+function rateLimitKeyFor(keysEnabled: boolean): (request: FastifyRequest) => string {
+  return (request) => {
+    const token = keysEnabled ? /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim() : undefined;
+    return token ? `key:${createHash('sha256').update(token).digest('hex').slice(0, 32)}` : `ip:${request.ip}`;
+  };
 }
 
 /**
@@ -19,7 +25,7 @@ export default fp(
       global: false,
       redis: app.trainingQueue.redis,
       nameSpace: `${app.config.queuePrefix}:ratelimit:`,
-      keyGenerator: rateLimitKey,
+      keyGenerator: rateLimitKeyFor(app.config.apiKeys.length > 0),
       // Thrown, then answered as problem+json by the app's error handler.
       errorResponseBuilder: (_request, context) => ({
         statusCode: context.statusCode,

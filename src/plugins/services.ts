@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { selectBackend, type BackendInfo } from '../compute/backend.js';
 import type { Config } from '../config.js';
 import { InferencePool } from '../inference/inference-pool.js';
+import { BaseModels } from '../services/base-models.js';
 import { DatasetStore } from '../services/dataset-store.js';
 import { FileStorage } from '../services/file-storage.js';
 import { JobEvents } from '../services/job-events.js';
@@ -53,9 +54,23 @@ export const datasetsPlugin = fp(
           maxCompressionRatio: limits.archiveRatio,
         },
         imagePixels: limits.imagePixels,
+        classes: limits.datasetClasses,
+        uploadBytes: limits.uploadBytes,
       }),
     );
-    app.decorate('models', new ModelRegistry(app.storage));
+    const { weightsDir, weightsVerify, baseModelImageSize, tfBackend } = app.config;
+    const baseModels = new BaseModels(app.storage, {
+      weightsDir,
+      verify: weightsVerify,
+      imageSize: baseModelImageSize,
+      backend: tfBackend,
+      // A rebuilt base model (its weights file changed) must not be served from a child's cache.
+      onReplaced: async (id) => {
+        if (app.hasDecorator('inference')) await app.inference.evict(id);
+      },
+      log: app.log,
+    });
+    app.decorate('models', new ModelRegistry(app.storage, baseModels));
   },
   { name: 'datasets', dependencies: ['storage'] },
 );
@@ -91,7 +106,7 @@ export const trainingQueuePlugin = fp(
     const queue = new TrainingQueue({ redisUrl, prefix: queuePrefix });
     const events = new JobEvents({ redisUrl, prefix: queuePrefix });
     app.decorate('trainingQueue', queue);
-    app.decorate('jobs', new JobService(queue, queuePrefix));
+    app.decorate('jobs', new JobService(queue, queuePrefix, { maxActivePerOwner: app.config.limits.activeJobsPerKey }));
     app.decorate('jobEvents', events);
     app.addHook('onClose', async () => {
       await events.close();

@@ -37,6 +37,8 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
           skipped: app.compute.attempts
             .filter((attempt) => !attempt.ok)
             .map((attempt) => ({ name: attempt.name, reason: attempt.reason ?? '' })),
+          ...(app.compute.threads !== undefined && { threads: app.compute.threads }),
+          ...(app.compute.threadsFallback !== undefined && { threadsFallback: app.compute.threadsFallback }),
         },
         inference: { engine: inference.engine, backend: inference.backend ?? app.compute.name },
       };

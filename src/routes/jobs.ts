@@ -10,6 +10,7 @@ import {
 } from '../schemas/jobs.js';
 import { problemResponse } from '../schemas/problem.js';
 import { resolveTrainingConfig } from '../schemas/training-config.js';
+import { jobOwner } from '../services/active-job-limit.js';
 import { hasImagenetWeights } from '../training/model-setup.js';
 
 const terminal = new Set<Job['status']>(['completed', 'failed', 'cancelled']);
@@ -28,7 +29,9 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           400: problemResponse('Invalid configuration'),
           404: problemResponse('No such dataset'),
           409: problemResponse('Idempotency-Key reused with another body'),
-          429: problemResponse('More jobs than RATE_LIMIT_JOBS per minute'),
+          429: problemResponse(
+            'More jobs than RATE_LIMIT_JOBS per minute, or JOBS_MAX_ACTIVE_PER_KEY queued or running already',
+          ),
         },
       },
       config: { rateLimit: { max: app.config.limits.jobsPerMinute, timeWindow: 60_000 } },
@@ -41,8 +44,17 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         (config.weights ?? 'imagenet') === 'imagenet'
           ? await hasImagenetWeights(app.config.weightsDir, config.architecture)
           : undefined;
-      resolveTrainingConfig(config, { numClasses: dataset.classes.length, imagenetWeightsAvailable });
-      const { id } = await app.jobs.create(body, request.headers['idempotency-key']);
+      const { limits } = app.config;
+      resolveTrainingConfig(config, {
+        numClasses: dataset.classes.length,
+        imagenetWeightsAvailable,
+        maxImageSize: limits.jobImageSize,
+        maxEpochs: limits.jobEpochs,
+      });
+      const { id } = await app.jobs.create(body, {
+        idempotencyKey: request.headers['idempotency-key'],
+        owner: jobOwner(request, app.config.apiKeys.length > 0),
+      });
       return reply
         .code(202)
         .header('location', `/v1/jobs/${id}`)

@@ -16,6 +16,7 @@ import {
 } from '../schemas/models.js';
 import { problemResponse } from '../schemas/problem.js';
 import { readImageInputs } from './image-inputs.js';
+import { availableVersion } from '../serving/tf-serving-signatures.js';
 
 // Per media type: JSON is validated here; multipart is streamed and checked in readImageInputs (its schema
 // has no `type` so the not-yet-parsed body passes, and it still documents the form in openapi.yaml).
@@ -41,7 +42,13 @@ const inferenceErrors = {
 const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/models',
-    { schema: { tags: ['models'], summary: 'Trained models, newest first', response: { 200: ModelListSchema } } },
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'Trained models, newest first, then the ImageNet base models whose weights are in WEIGHTS_DIR',
+        response: { 200: ModelListSchema },
+      },
+    },
     async () => ({ models: await app.models.list() }),
   );
 
@@ -55,7 +62,8 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: { $ref: 'Model#' }, 404: problemResponse('No such model') },
       },
     },
-    async (request) => app.models.get(request.params.id),
+    // TF Serving's GET /v1/models/{name} shares this path: the answer is our model plus its status field.
+    async (request) => ({ ...(await app.models.get(request.params.id)), model_version_status: [availableVersion] }),
   );
 
   app.delete(
@@ -65,7 +73,11 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['models'],
         summary: 'Delete a model and unload it from the inference engines',
         params: ModelParamsSchema,
-        response: { 204: { type: 'null', description: 'Deleted' }, 404: problemResponse('No such model') },
+        response: {
+          204: { type: 'null', description: 'Deleted' },
+          404: problemResponse('No such model'),
+          409: problemResponse('A base model (it comes from WEIGHTS_DIR: remove its weights file there instead)'),
+        },
       },
     },
     async (request, reply) => {
@@ -119,12 +131,16 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: ModelParamsSchema,
         querystring: PredictQuerySchema,
         body: imageBody,
-        response: { 200: PredictResponseSchema, ...inferenceErrors },
+        response: {
+          200: PredictResponseSchema,
+          ...inferenceErrors,
+          409: problemResponse('The model has no classifier (a base model without its with-top weights file)'),
+        },
       },
     },
     async (request) => {
       const { id } = request.params;
-      await app.models.get(id);
+      await app.models.requireClassifier(await app.models.get(id));
       const images = await readImageInputs(request, app.config.limits.predictInstances);
       return app.inference.predict({ modelId: id, artifactDir: app.models.dir(id), images, topK: request.query.topK });
     },

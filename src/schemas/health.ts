@@ -12,6 +12,12 @@ export const ReadySchema = Type.Object(
       skipped: Type.Array(Type.Object({ name: Type.String(), reason: Type.String() }), {
         description: 'Backends tried first, and why they did not load',
       }),
+      threads: Type.Optional(
+        Type.Integer({ minimum: 1, description: "wasm only: XNNPACK's thread count (TF_WASM_THREADS)" }),
+      ),
+      threadsFallback: Type.Optional(
+        Type.String({ description: 'wasm only: why it runs on one thread although TF_WASM_THREADS asked for more' }),
+      ),
     }),
     inference: Type.Object({
       engine: Type.String({ description: "Serves models that carry model.onnx: 'onnxruntime', or 'tfjs' without it" }),

@@ -1,10 +1,31 @@
 import { Type, type Static } from '@sinclair/typebox';
 
+/** One entry of TF Serving's GetModelStatusResponse.model_version_status, as its REST API prints it. */
+export const ModelVersionStatusSchema = Type.Object({
+  version: Type.String(),
+  state: Type.Union(
+    [
+      Type.Literal('START'),
+      Type.Literal('LOADING'),
+      Type.Literal('AVAILABLE'),
+      Type.Literal('UNLOADING'),
+      Type.Literal('END'),
+    ],
+    { description: 'Always AVAILABLE here: a model is listed only once its artifact is complete' },
+  ),
+  status: Type.Object({ error_code: Type.String(), error_message: Type.String() }),
+});
+
 export const ModelSchema = Type.Object(
   {
     id: Type.String(),
-    jobId: Type.String(),
-    datasetId: Type.String(),
+    source: Type.Union([Type.Literal('trained'), Type.Literal('base')], {
+      description:
+        "'trained': produced by a job; 'base': Keras' ImageNet weights from WEIGHTS_DIR, ready without training " +
+        '(id efficientnet-bN-imagenet; cannot be deleted)',
+    }),
+    jobId: Type.Union([Type.String(), Type.Null()], { description: 'The job that trained it; null for base models' }),
+    datasetId: Type.Union([Type.String(), Type.Null()], { description: 'Its training dataset; null for base models' }),
     architecture: Type.String(),
     imageSize: Type.Integer(),
     classes: Type.Array(Type.String(), { description: 'Class names in output index order' }),
@@ -28,6 +49,13 @@ export const ModelSchema = Type.Object(
     }),
     formats: Type.Array(Type.Union([Type.Literal('tfjs'), Type.Literal('onnx')])),
     createdAt: Type.String({ format: 'date-time' }),
+    model_version_status: Type.Optional(
+      Type.Array(ModelVersionStatusSchema, {
+        description:
+          "Only in GET /v1/models/{id}: TF Serving's model status (GetModelStatusResponse, as its REST API prints " +
+          'it), one version "1", AVAILABLE, so TF Serving clients can poll this route unchanged',
+      }),
+    ),
   },
   { $id: 'Model' },
 );

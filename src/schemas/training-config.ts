@@ -256,6 +256,10 @@ export interface ResolveContext {
   numClasses?: number;
   /** Whether WEIGHTS_DIR holds the architecture's notop .h5; false makes weights 'imagenet' an error. */
   imagenetWeightsAvailable?: boolean;
+  /** The service's JOB_MAX_IMAGE_SIZE: a larger imageSize (given or defaulted) is an error. */
+  maxImageSize?: number;
+  /** The service's JOB_MAX_EPOCHS: more head + finetune epochs is an error. */
+  maxEpochs?: number;
 }
 
 /**
@@ -315,6 +319,21 @@ export function resolveTrainingConfig(raw: unknown, context: ResolveContext = {}
     more.push(`weights 'imagenet' needs ${file} in WEIGHTS_DIR, which is missing; add it or train with weights 'none'`);
   }
 
+  const imageSize = config.imageSize ?? arch.defaultImageSize;
+  if (context.maxImageSize !== undefined && imageSize > context.maxImageSize) {
+    const given = config.imageSize === undefined ? ` (the default of ${arch.name})` : '';
+    more.push(
+      `imageSize: ${imageSize}${given} is larger than this service allows (JOB_MAX_IMAGE_SIZE=${context.maxImageSize}); ` +
+        `set imageSize to at most ${context.maxImageSize}`,
+    );
+  }
+  const epochs = config.head.epochs + (config.finetune ? config.finetune.epochs : 0);
+  if (context.maxEpochs !== undefined && epochs > context.maxEpochs) {
+    more.push(
+      `head.epochs + finetune.epochs: ${epochs} is more than this service allows (JOB_MAX_EPOCHS=${context.maxEpochs})`,
+    );
+  }
+
   let finetune: ResolvedFinetunePhase | false = false;
   if (config.finetune) {
     const f = config.finetune;
@@ -352,7 +371,7 @@ export function resolveTrainingConfig(raw: unknown, context: ResolveContext = {}
   return {
     architecture: arch.name,
     weights,
-    imageSize: config.imageSize ?? arch.defaultImageSize,
+    imageSize,
     validationSplit: config.validationSplit ?? trainingDefaults.validationSplit,
     seed: config.seed ?? trainingDefaults.seed,
     augmentation,

@@ -24,6 +24,15 @@ export class InsufficientStorageError extends DomainError {
   }
 }
 
+/** The uploaded archive is larger than UPLOAD_MAX_BYTES. HTTP 413. */
+export class UploadTooLargeError extends DomainError {
+  constructor(limit: number) {
+    super(413, 'Payload Too Large', `the upload is larger than ${limit} bytes (UPLOAD_MAX_BYTES); nothing was kept`, {
+      limit,
+    });
+  }
+}
+
 const diskFull = /^(ENOSPC|EDQUOT)\b/;
 
 /**
@@ -39,6 +48,10 @@ function isDiskFull(error: unknown): boolean {
 export interface DatasetStoreLimits {
   archive: Partial<ArchiveLimits>;
   imagePixels: number;
+  /** DATASET_MAX_CLASSES. */
+  classes?: number;
+  /** UPLOAD_MAX_BYTES, for the message when the multipart parser cut an upload short. */
+  uploadBytes?: number;
 }
 
 /**
@@ -59,10 +72,17 @@ export class DatasetStore {
     try {
       const archive = path.join(work, 'upload');
       await pipeline(upload, fs.createWriteStream(archive, { flags: 'wx', mode: 0o600 }));
+      // The multipart parser ends a file at UPLOAD_MAX_BYTES and only flags it; a cut archive is no archive.
+      if ((upload as Readable & { truncated?: boolean }).truncated) {
+        throw new UploadTooLargeError(this.limits.uploadBytes ?? (await fsp.stat(archive)).size);
+      }
       const files = path.join(work, 'dataset', 'files');
       const extraction = await extractArchive(archive, files, this.limits.archive);
       await fsp.rm(archive);
-      const report = await inspectDataset(files, { limitInputPixels: this.limits.imagePixels });
+      const report = await inspectDataset(files, {
+        limitInputPixels: this.limits.imagePixels,
+        maxClasses: this.limits.classes,
+      });
       const bytes = extraction.bytes;
       const dataset: Dataset = {
         id,

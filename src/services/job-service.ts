@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Job as BullJob, JobType } from 'bullmq';
 import { ConflictError, NotFoundError } from '../errors/domain-error.js';
 import type { CreateJobBody, Job, JobStatusName } from '../schemas/jobs.js';
+import { ActiveJobLimit } from './active-job-limit.js';
 import { cancelledReason, isCancelRequested, requestCancel } from './job-cancellation.js';
 import { newId } from './resource-id.js';
 import {
@@ -20,14 +21,30 @@ const idempotencySeconds = 24 * 3600;
 
 /** Jobs as users see them, on top of the BullMQ `training` queue. */
 export class JobService {
+  private readonly attempts: number;
+  private readonly activeJobs: ActiveJobLimit | undefined;
+
   constructor(
     private readonly training: TrainingQueue,
     private readonly prefix: string,
-    private readonly attempts = 3,
-  ) {}
+    options: { attempts?: number; maxActivePerOwner?: number } = {},
+  ) {
+    this.attempts = options.attempts ?? 3;
+    this.activeJobs =
+      options.maxActivePerOwner === undefined
+        ? undefined
+        : new ActiveJobLimit(training.redis, prefix, options.maxActivePerOwner);
+  }
 
-  /** Enqueues a job; with an Idempotency-Key, the same key and body give the same job. */
-  async create(body: CreateJobBody, idempotencyKey?: string): Promise<{ id: string; created: boolean }> {
+  /**
+   * Enqueues a job; with an Idempotency-Key, the same key and body give the same job. A new job takes one of
+   * its owner's JOBS_MAX_ACTIVE_PER_KEY slots (TooManyActiveJobsError when none is free); a replay takes none.
+   */
+  async create(
+    body: CreateJobBody,
+    options: { idempotencyKey?: string; owner?: string } = {},
+  ): Promise<{ id: string; created: boolean }> {
+    const { idempotencyKey, owner = 'anonymous' } = options;
     const id = newId('job');
     const redis = this.training.redis;
     let idemKey: string | undefined;
@@ -43,7 +60,18 @@ export class JobService {
         return { id: existing.id!, created: false };
       }
     }
-    const data: TrainingJobData = { datasetId: body.datasetId, request: body, createdAt: new Date().toISOString() };
+    try {
+      await this.activeJobs?.reserve(owner, id);
+    } catch (error) {
+      if (idemKey) await redis.del(idemKey);
+      throw error;
+    }
+    const data: TrainingJobData = {
+      datasetId: body.datasetId,
+      request: body,
+      owner,
+      createdAt: new Date().toISOString(),
+    };
     try {
       await this.training.queue.add('train', data, {
         jobId: id,
@@ -54,6 +82,7 @@ export class JobService {
       });
     } catch (error) {
       if (idemKey) await redis.del(idemKey);
+      await this.activeJobs?.release(owner, id);
       throw error;
     }
     return { id, created: true };

