@@ -64,7 +64,7 @@ emitResult({
   batch,
   ...timingFields(timing, batch),
   versions: { tfjs: tf.version.tfjs, [backend.name]: backend.version },
-  details: { trainableVariables: variables.length },
+  details: { trainableVariables: variables.length, threads: backend.threads ?? 1 },
 });
 optimizer.dispose();
 model.dispose();

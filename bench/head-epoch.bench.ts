@@ -115,7 +115,12 @@ try {
     batch: batchSize,
     versions: { tfjs: tf.version.tfjs, [backend.name]: backend.version },
   };
-  const details = { images: items.length, cacheBuildMs: Math.round(cacheBuildMs), cachedImages: cache.count };
+  const details = {
+    threads: backend.threads ?? 1,
+    images: items.length,
+    cacheBuildMs: Math.round(cacheBuildMs),
+    cachedImages: cache.count,
+  };
   emitResult({ task: 'head-epoch-first', ...common, ...firstFields, details });
   emitResult({
     task: 'head-epoch-cached',

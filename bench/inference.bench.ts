@@ -78,6 +78,7 @@ if (onnx) {
     engine: `tfjs-${backend.name}`,
     ...timingFields(timing, batch),
     versions: { tfjs: tf.version.tfjs, [backend.name]: backend.version },
+    details: { threads: backend.threads ?? 1 },
   };
 }
 emitResult({ task, imageSize: size, batch, ...result });

@@ -50,7 +50,7 @@ function sortResults(results: readonly BenchResult[]): BenchResult[] {
 function note(r: BenchResult, results: readonly BenchResult[]): string {
   const notes: string[] = [];
   const threads = r.details?.intraOpThreads ?? r.details?.threads;
-  if (threads !== undefined) notes.push(`${threads} threads`);
+  if (threads !== undefined) notes.push(`${threads} thread${threads === 1 ? '' : 's'}`);
   else if (r.engine.startsWith('tfjs-')) notes.push('1 thread');
   if (r.warmupRuns === 0) notes.push('no warm-up');
   if (r.task === 'head-epoch-first') notes.push(`${r.details?.images} images, decoded from JPEG`);

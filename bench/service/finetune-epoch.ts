@@ -8,7 +8,7 @@
  *   node --import tsx bench/service/finetune-epoch.ts [--images-per-class 32] [--classes 2] [--epochs 2]
  *       [--size 96] [--no-pytorch]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { loadConfig } from '../../src/config.js';
 import { startLocalRedis } from '../../src/services/local-redis.js';
 import { zipDirectory } from '../../test/data/archive-fixtures.js';
 import { writeShapesDataset } from '../../test/helpers/image-fixtures.js';
+import { pytorchImagesPerSecond } from './pytorch-reference.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -123,18 +124,11 @@ try {
 }
 
 if (!flags['no-pytorch']) {
-  try {
-    const out = execFileSync(
-      '/usr/bin/python3',
-      [path.join(repoRoot, 'bench/pytorch_bench.py'), '--task', 'full-step', '--size', String(size), '--batch', '8'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
-    const torch = JSON.parse(line!.slice('BENCH_RESULT '.length)) as { imagesPerSecond: number };
-    result.pytorchFullStepImagesPerSecond = torch.imagesPerSecond;
-    result.ratioToPytorch = Math.round(((result.imagesPerSecond as number) / torch.imagesPerSecond) * 100) / 100;
-  } catch {
-    result.pytorch = 'not measured: /usr/bin/python3 lacks torch/torchvision';
+  const torch = pytorchImagesPerSecond('full-step', size);
+  if (typeof torch === 'string') result.pytorch = torch;
+  else {
+    result.pytorchFullStepImagesPerSecond = torch;
+    result.ratioToPytorch = Math.round(((result.imagesPerSecond as number) / torch) * 100) / 100;
   }
 }
 console.log(JSON.stringify(result, null, 2));

@@ -7,7 +7,6 @@
  *   node --import tsx bench/service/predict-throughput.ts [--seconds 20] [--clients 2] [--images 8]
  *       [--engine onnxruntime|tfjs] [--no-pytorch]
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +18,7 @@ import { exportArtifactToOnnx } from '../../src/onnx/export-artifact-onnx.js';
 import { startLocalRedis } from '../../src/services/local-redis.js';
 import { registrationFileName } from '../../src/services/model-registry.js';
 import { writeModelArtifact } from '../../test/inference/model-artifact-fixture.js';
+import { pytorchImagesPerSecond } from './pytorch-reference.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -120,27 +120,11 @@ try {
 
 // PyTorch runs after the service has closed: onnxruntime's idle threads spin for a while after a run.
 if (!flags['no-pytorch']) {
-  try {
-    const out = execFileSync(
-      '/usr/bin/python3',
-      [
-        path.resolve(import.meta.dirname, '../pytorch_bench.py'),
-        '--task',
-        'inference',
-        '--size',
-        '224',
-        '--batch',
-        '8',
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
-    const torch = JSON.parse(line!.slice('BENCH_RESULT '.length)) as { imagesPerSecond: number };
-    result.pytorchImagesPerSecond = torch.imagesPerSecond;
-    result.ratioToPytorch = Math.round(((result.imagesPerSecond as number) / torch.imagesPerSecond) * 100) / 100;
-  } catch {
-    result.pytorch =
-      'not measured: /usr/bin/python3 lacks torch/torchvision (apt-get install python3-torch python3-torchvision)';
+  const torch = pytorchImagesPerSecond('inference', 224);
+  if (typeof torch === 'string') result.pytorch = torch;
+  else {
+    result.pytorchImagesPerSecond = torch;
+    result.ratioToPytorch = Math.round(((result.imagesPerSecond as number) / torch) * 100) / 100;
   }
 }
 console.log(JSON.stringify(result, null, 2));

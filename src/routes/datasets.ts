@@ -79,7 +79,10 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { id } = request.params;
       await app.datasets.get(id);
-      const jobs = await app.jobs.activeJobsUsingDataset(id);
+      const jobs = [
+        ...(await app.jobs.activeJobsUsingDataset(id)),
+        ...(await app.batchJobs.activeJobsUsingDataset(id)),
+      ];
       if (jobs.length > 0) {
         throw new ConflictError(`dataset '${id}' is used by queued or running jobs: ${jobs.join(', ')}`, { jobs });
       }

@@ -137,6 +137,15 @@ export class BatchJobService {
     };
   }
 
+  /** Queued or running batch jobs that read dataset `datasetId` (its deletion waits for them). */
+  async activeJobsUsingDataset(datasetId: string): Promise<string[]> {
+    const types: JobType[] = ['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children', 'active'];
+    const jobs = (await this.inference.queue.getJobs(types, 0, -1)) as BatchBullJob[];
+    const using = jobs.filter((job) => job?.data.source.type === 'dataset' && job.data.source.datasetId === datasetId);
+    const described = await Promise.all(using.map((job) => this.describe(job)));
+    return described.filter((job) => job.status === 'queued' || job.status === 'running').map((job) => job.id);
+  }
+
   /** Queued jobs are cancelled at once (their uploaded images removed); a running one within a batch. */
   async cancel(id: string): Promise<BatchJob> {
     const job = await this.get(id);

@@ -11,7 +11,7 @@ import { writeModelFixture } from '../helpers/model-fixture.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import sharp from 'sharp';
 import { tarDirectory, zipDirectory } from '../helpers/image-fixtures.js';
-import { startInferenceWorkerProcess } from './inference-worker-process.js';
+import { startInferenceWorkerProcess } from '../helpers/worker-process.js';
 
 export interface BatchStack {
   config: Config;

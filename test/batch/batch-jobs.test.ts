@@ -20,7 +20,7 @@ import {
   waitForBatchJob,
   writeNoiseImages,
 } from './batch-fixtures.js';
-import { startInferenceWorkerProcess } from './inference-worker-process.js';
+import { startInferenceWorkerProcess } from '../helpers/worker-process.js';
 
 interface Prediction {
   label: string;
@@ -189,6 +189,17 @@ test('batch jobs over HTTP with a real inference worker', async (t) => {
     const queued = ((await second.json()) as { id: string }).id;
     await waitForBatchJob(url, running, (job) => job.status === 'running' && job.processed > 0);
     assert.equal((await getBatchJob(url, queued)).status, 'queued');
+
+    // A dataset that a queued batch job will read cannot be deleted from under it.
+    const shapes = await writeShapesDataset(path.join(images, 'kept'), { classes: 2, perClass: 2, size: 16 });
+    const datasetId = await uploadDataset(t, url, shapes.root);
+    const onDataset = await postJson(`${url}/v1/models/${modelId}/batch`, { datasetId });
+    const onDatasetId = ((await onDataset.json()) as { id: string }).id;
+    const refused = await fetch(`${url}/v1/datasets/${datasetId}`, { method: 'DELETE' });
+    assert.equal(refused.status, 409);
+    assert.match(((await refused.json()) as { detail: string }).detail, new RegExp(onDatasetId));
+    assert.equal((await fetch(`${url}/v1/batch-jobs/${onDatasetId}/cancel`, { method: 'POST' })).status, 202);
+    assert.equal((await fetch(`${url}/v1/datasets/${datasetId}`, { method: 'DELETE' })).status, 204);
 
     const cancelQueued = await fetch(`${url}/v1/batch-jobs/${queued}/cancel`, { method: 'POST' });
     assert.equal(cancelQueued.status, 202);

@@ -5,12 +5,35 @@ import type { Config } from '../../src/config.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
+export interface WorkerProcess {
+  process: ChildProcess;
+  output: () => string;
+}
+
 /** A real `start:worker` process on the same Redis, queue prefix and DATA_DIR as `config`. */
-export async function startWorkerProcess(
+export function startWorkerProcess(
   t: Pick<TestContext, 'after'>,
   config: Config,
   env: Record<string, string> = {},
-): Promise<{ process: ChildProcess; output: () => string }> {
+): Promise<WorkerProcess> {
+  return startWorkerEntry(t, config, env, 'training');
+}
+
+/** A real `start:inference-worker` process (batch jobs) on the same Redis, queue prefix and DATA_DIR. */
+export function startInferenceWorkerProcess(
+  t: Pick<TestContext, 'after'>,
+  config: Config,
+  env: Record<string, string> = {},
+): Promise<WorkerProcess> {
+  return startWorkerEntry(t, config, env, 'inference');
+}
+
+async function startWorkerEntry(
+  t: Pick<TestContext, 'after'>,
+  config: Config,
+  env: Record<string, string>,
+  kind: 'training' | 'inference',
+): Promise<WorkerProcess> {
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     REDIS_URL: config.redisUrl,
@@ -22,7 +45,7 @@ export async function startWorkerProcess(
     ...env,
   };
   delete childEnv.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/training-worker.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', `workers/${kind}-worker.ts`], {
     cwd: root,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -39,9 +62,9 @@ export async function startWorkerProcess(
     clearTimeout(timer);
   });
   const deadline = Date.now() + 60_000;
-  while (!output.includes('training worker ready')) {
-    if (child.exitCode !== null) throw new Error(`worker exited: ${output}`);
-    if (Date.now() > deadline) throw new Error(`worker never became ready: ${output}`);
+  while (!output.includes(`${kind} worker ready`)) {
+    if (child.exitCode !== null) throw new Error(`${kind} worker exited: ${output}`);
+    if (Date.now() > deadline) throw new Error(`${kind} worker never became ready: ${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { process: child, output: () => output };
