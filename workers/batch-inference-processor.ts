@@ -24,7 +24,7 @@ import { ModelRegistry } from '../src/services/model-registry.js';
 import { createRedisConnection } from '../src/services/redis-connection.js';
 import { metadataFileName } from '../src/training/trained-model-metadata.js';
 import { readTrainedModelMetadata } from '../src/training/trained-model.js';
-import { interruptKey, watchJobFlags } from './job-flags.js';
+import { clearStaleInterrupt, watchJobFlags } from './job-flags.js';
 
 const config = loadConfig();
 const log = pino({ level: config.logLevel, name: 'batch-inference-processor' });
@@ -69,7 +69,7 @@ export default async function batchInferenceProcessor(
   const { modelId, source, options } = job.data;
   const resultKey = batchKeys.result(jobId);
   const inputKey = batchKeys.input(jobId);
-  await redis.del(interruptKey(config.queuePrefix, jobId));
+  await clearStaleInterrupt(redis, config.queuePrefix, jobId, job.processedOn);
   const flags = watchJobFlags(redis, config.queuePrefix, jobId);
   const progress: BatchJobProgress = { ...emptyBatchProgress(), stage: 'listing images' };
   let lastPublish = 0;

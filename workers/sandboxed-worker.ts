@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config.js';
 import { createRedisConnection, redisOptions } from '../src/services/redis-connection.js';
-import { interruptKey } from './job-flags.js';
+import { requestInterrupt } from './job-flags.js';
 
 export type WorkerLog = Pick<Logger, 'info' | 'warn' | 'error'>;
 
@@ -67,9 +67,7 @@ export function createSandboxedWorker(
     close() {
       closing ??= (async () => {
         const prefix = config.queuePrefix;
-        await Promise.all(
-          [...running].map((id) => flags.set(interruptKey(prefix, id), '1', 'EX', 3600).catch(() => undefined)),
-        );
+        await Promise.all([...running].map((id) => requestInterrupt(flags, prefix, id).catch(() => undefined)));
         await worker.close();
         flags.disconnect();
       })();

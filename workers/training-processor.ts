@@ -14,7 +14,7 @@ import { newId } from '../src/services/resource-id.js';
 import type { TrainingJobData, TrainingJobProgress, TrainingJobResult } from '../src/services/training-job-data.js';
 import { OutOfMemoryError, TrainingCancelledError, TrainingInterruptedError } from '../src/training/training-errors.js';
 import { trainTwoPhase } from '../src/training/two-phase-trainer.js';
-import { interruptKey, watchJobFlags } from './job-flags.js';
+import { clearStaleInterrupt, watchJobFlags } from './job-flags.js';
 import { JobProgressReporter } from './job-progress-reporter.js';
 
 const config = loadConfig();
@@ -34,8 +34,7 @@ export default async function trainingProcessor(
   token?: string,
 ): Promise<TrainingJobResult> {
   const jobId = job.id!;
-  // A retry after a shutdown starts fresh: the interrupt was meant for the attempt before.
-  await redis.del(interruptKey(config.queuePrefix, jobId));
+  await clearStaleInterrupt(redis, config.queuePrefix, jobId, job.processedOn);
   const flags = watchJobFlags(redis, config.queuePrefix, jobId);
   await flags.check();
   if (flags.cancel.aborted) throw new UnrecoverableError(cancelledReason);

@@ -102,3 +102,30 @@ test('a job run again after its model was registered answers with that model ins
     'one model for the job',
   );
 });
+
+test('SIGTERM while the job is still starting: the interrupt is not lost, the job goes back at once', async (t) => {
+  const config = await testConfig(t);
+  const base = await startApi(t, config);
+  const queue = new Queue(TRAINING_QUEUE, {
+    connection: redisOptions(config.redisUrl!, 'producer'),
+    prefix: config.queuePrefix,
+  });
+  t.after(() => queue.close());
+  const datasetId = await uploadShapes(t, base);
+  const worker = await startWorkerProcess(t, config);
+  const jobId = await createJob(base, tinyJob(datasetId, HEAD, FINETUNE));
+  // The moment BullMQ hands the job to the worker, before its sandboxed processor has loaded.
+  const deadline = Date.now() + 30_000;
+  while ((await queue.getJobState(jobId)) !== 'active') {
+    assert.ok(Date.now() < deadline, `the job never became active\n${worker.output().slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  worker.process.kill('SIGTERM');
+  const [code] = (await once(worker.process, 'exit')) as [number | null];
+  assert.equal(code, 0, worker.output().slice(-3000));
+  const bull = (await queue.getJob(jobId))!;
+  // Before the fix the starting processor deleted the flag and trained the whole job during the grace period.
+  assert.equal(await bull.getState(), 'waiting', worker.output().slice(-3000));
+  assert.equal(bull.attemptsMade, 0);
+  assert.ok((await getJob(base, jobId)).history.length < HEAD + FINETUNE, 'stopped early, not trained to the end');
+});
