@@ -129,10 +129,8 @@ describe('docker/compose.yaml', () => {
   });
 
   test('Docker waits longer than each process takes to shut down gracefully', () => {
-    const workerDelay = Math.max(
-      graceDelayMs('workers/training-worker.ts'),
-      graceDelayMs('workers/inference-worker.ts'),
-    );
+    // Both worker entries (training and inference) close through runWorkerProcess.
+    const workerDelay = graceDelayMs('workers/run-worker-process.ts');
     for (const name of workers) {
       const grace = durationMs(service(name).stop_grace_period ?? '10s');
       assert.ok(grace > workerDelay, `${name}: stop_grace_period ${grace} ms <= worker's ${workerDelay} ms`);
