@@ -1,4 +1,4 @@
-import type { Job as BullJob, JobType } from 'bullmq';
+import type { Job as BullJob } from 'bullmq';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -19,21 +19,11 @@ import {
 } from './batch-job-data.js';
 import type { FileStorage } from './file-storage.js';
 import type { InferenceQueue } from './inference-queue.js';
-import { cancelledReason, isCancelRequested, requestCancel } from './job-cancellation.js';
+import { isCancelRequested, requestCancel } from './job-cancellation.js';
+import { allJobTypes, jobStatusOf, pageOfJobs, unfinishedJobTypes } from './job-status.js';
 import { newId } from './resource-id.js';
 
 type BatchBullJob = BullJob<BatchJobData, BatchJobResult>;
-
-const allTypes: JobType[] = [
-  'waiting',
-  'delayed',
-  'prioritized',
-  'paused',
-  'waiting-children',
-  'active',
-  'completed',
-  'failed',
-];
 
 /** An uploaded archive with no image in it. HTTP 422. */
 export class EmptyBatchInputError extends DomainError {
@@ -124,23 +114,15 @@ export class BatchJobService {
 
   /** Newest first, optionally by status, as GET /v1/jobs lists training jobs. */
   async list(options: { status?: JobStatusName; limit: number; offset: number }) {
-    const jobs = (await this.inference.queue.getJobs(allTypes, 0, -1, false)) as BatchBullJob[];
+    const jobs = (await this.inference.queue.getJobs(allJobTypes, 0, -1, false)) as BatchBullJob[];
     const described = await Promise.all(jobs.filter(Boolean).map((job) => this.describe(job)));
-    const filtered = described
-      .filter((job) => !options.status || job.status === options.status)
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
-    return {
-      batchJobs: filtered.slice(options.offset, options.offset + options.limit),
-      total: filtered.length,
-      limit: options.limit,
-      offset: options.offset,
-    };
+    const { items, ...page } = pageOfJobs(described, options);
+    return { batchJobs: items, ...page };
   }
 
   /** Queued or running batch jobs that read dataset `datasetId` (its deletion waits for them). */
   async activeJobsUsingDataset(datasetId: string): Promise<string[]> {
-    const types: JobType[] = ['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children', 'active'];
-    const jobs = (await this.inference.queue.getJobs(types, 0, -1)) as BatchBullJob[];
+    const jobs = (await this.inference.queue.getJobs(unfinishedJobTypes, 0, -1)) as BatchBullJob[];
     const using = jobs.filter((job) => job?.data.source.type === 'dataset' && job.data.source.datasetId === datasetId);
     const described = await Promise.all(using.map((job) => this.describe(job)));
     return described.filter((job) => job.status === 'queued' || job.status === 'running').map((job) => job.id);
@@ -185,7 +167,7 @@ export class BatchJobService {
     const job =
       state === 'completed' || state === 'failed' ? await this.find(fetched.id!).catch(() => fetched) : fetched;
     const cancelFlag = await isCancelRequested(this.inference.redis, this.prefix, job.id!);
-    const status = statusOf(state, cancelFlag, job.failedReason);
+    const status = jobStatusOf(state, cancelFlag, job.failedReason);
     const progress: BatchJobProgress =
       typeof job.progress === 'object' && job.progress !== null
         ? { ...emptyBatchProgress(), ...(job.progress as Partial<BatchJobProgress>) }
@@ -222,10 +204,3 @@ export class BatchJobService {
 }
 
 /** The same mapping as training jobs: a cancel flag turns a failed or waiting job into 'cancelled'. */
-function statusOf(state: string, cancelFlag: boolean, failedReason: string | undefined): JobStatusName {
-  if (state === 'completed') return 'completed';
-  if (state === 'failed') return cancelFlag || failedReason === cancelledReason ? 'cancelled' : 'failed';
-  if (cancelFlag && state !== 'active') return 'cancelled';
-  if (state === 'active') return 'running';
-  return 'queued';
-}

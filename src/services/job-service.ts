@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Job as BullJob, JobType } from 'bullmq';
+import type { Job as BullJob } from 'bullmq';
 import { ConflictError, NotFoundError } from '../errors/domain-error.js';
 import type { CreateJobBody, Job, JobStatusName } from '../schemas/jobs.js';
 import { ActiveJobLimit } from './active-job-limit.js';
-import { cancelledReason, isCancelRequested, requestCancel } from './job-cancellation.js';
+import { isCancelRequested, requestCancel } from './job-cancellation.js';
+import { allJobTypes, jobStatusOf, pageOfJobs, unfinishedJobTypes } from './job-status.js';
 import { newId } from './resource-id.js';
 import {
   emptyProgress,
@@ -15,8 +16,6 @@ import type { TrainingQueue } from './training-queue.js';
 
 type TrainingBullJob = BullJob<TrainingJobData, TrainingJobResult>;
 
-const queuedTypes: JobType[] = ['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children'];
-const allTypes: JobType[] = [...queuedTypes, 'active', 'completed', 'failed'];
 const idempotencySeconds = 24 * 3600;
 
 /** Jobs as users see them, on top of the BullMQ `training` queue. */
@@ -95,17 +94,10 @@ export class JobService {
   }
 
   async list(options: { status?: JobStatusName; limit: number; offset: number }) {
-    const jobs = (await this.training.queue.getJobs(allTypes, 0, -1, false)) as TrainingBullJob[];
+    const jobs = (await this.training.queue.getJobs(allJobTypes, 0, -1, false)) as TrainingBullJob[];
     const described = await Promise.all(jobs.filter(Boolean).map((job) => this.describe(job)));
-    const filtered = described
-      .filter((job) => !options.status || job.status === options.status)
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
-    return {
-      jobs: filtered.slice(options.offset, options.offset + options.limit),
-      total: filtered.length,
-      limit: options.limit,
-      offset: options.offset,
-    };
+    const { items, ...page } = pageOfJobs(described, options);
+    return { jobs: items, ...page };
   }
 
   /** Queued jobs are cancelled at once; a running one stops within a batch (the worker polls the flag). */
@@ -122,7 +114,7 @@ export class JobService {
 
   /** Jobs that still need their dataset: queued or running, not cancelled. */
   async activeJobsUsingDataset(datasetId: string): Promise<string[]> {
-    const jobs = (await this.training.queue.getJobs([...queuedTypes, 'active'], 0, -1)) as TrainingBullJob[];
+    const jobs = (await this.training.queue.getJobs(unfinishedJobTypes, 0, -1)) as TrainingBullJob[];
     const using: string[] = [];
     for (const job of jobs) {
       if (!job || job.data.datasetId !== datasetId) continue;
@@ -141,7 +133,7 @@ export class JobService {
         ? (((await this.training.queue.getJob(fetched.id!)) as TrainingBullJob | undefined) ?? fetched)
         : fetched;
     const cancelFlag = await isCancelRequested(this.training.redis, this.prefix, job.id!);
-    const status = statusOf(state, cancelFlag, job.failedReason);
+    const status = jobStatusOf(state, cancelFlag, job.failedReason);
     const progress: TrainingJobProgress =
       typeof job.progress === 'object' && job.progress !== null
         ? { ...emptyProgress(), ...(job.progress as Partial<TrainingJobProgress>) }
@@ -167,14 +159,6 @@ export class JobService {
       config: job.data.request,
     };
   }
-}
-
-function statusOf(state: string, cancelFlag: boolean, failedReason: string | undefined): JobStatusName {
-  if (state === 'completed') return 'completed';
-  if (state === 'failed') return cancelFlag || failedReason === cancelledReason ? 'cancelled' : 'failed';
-  if (cancelFlag && state !== 'active') return 'cancelled';
-  if (state === 'active') return 'running';
-  return 'queued';
 }
 
 function sha256(text: string): string {
