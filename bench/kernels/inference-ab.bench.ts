@@ -13,7 +13,7 @@ import { selectBackend } from '../../src/compute/backend.js';
 import { tf, type LayersModel, type Tensor } from '../../src/compute/tf.js';
 import { foldedInferenceModel } from '../../src/model/batch-norm-folding.js';
 import { buildEfficientNet } from '../../src/model/efficientnet.js';
-import { FusedSwish } from '../../src/model/fused-swish.js';
+import { runInterleavedAb, unfuseSwish } from './interleaved-ab.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -28,57 +28,19 @@ const backend = await selectBackend('wasm');
 
 const fusedModel = buildEfficientNet({ architecture: 'b0', imageSize: size, numClasses: 1000, seed: 1 });
 const unfusedModel = buildEfficientNet({ architecture: 'b0', imageSize: size, numClasses: 1000, seed: 1 });
-const tfjsSwish = (tf.layers.activation({ activation: 'swish' }) as unknown as { activation: unknown }).activation;
-for (const layer of unfusedModel.layers as unknown as { activation?: unknown }[]) {
-  if (layer.activation instanceof FusedSwish) layer.activation = tfjsSwish;
-}
-const variants: { name: string; net: LayersModel; wall: number[]; cpu: number[]; kernels: number }[] = [
-  { name: 'tfjs', net: unfusedModel, wall: [], cpu: [], kernels: 0 },
-  { name: 'swish', net: fusedModel, wall: [], cpu: [], kernels: 0 },
-  { name: 'folded', net: foldedInferenceModel(fusedModel).model, wall: [], cpu: [], kernels: 0 },
-];
+unfuseSwish(unfusedModel);
 
 const pixels = new Float32Array(batch * size * size * 3);
 for (let i = 0; i < pixels.length; i++) pixels[i] = Math.random() * 255;
-const infer = (net: LayersModel) =>
+const infer = (net: LayersModel) => () =>
   tf.tidy(() => (net.predict(tf.tensor4d(pixels, [batch, size, size, 3])) as Tensor).dataSync());
 
-for (const v of variants) {
-  infer(v.net);
-  const profile = await tf.profile(() => void infer(v.net));
-  v.kernels = profile.kernels.filter((k) => !/__op$/.test(k.name)).length;
-}
-const rounds = Number(opts.rounds);
-for (let r = 0; r < rounds; r++) {
-  for (let i = 0; i < variants.length; i++) {
-    const v = variants[(i + r) % variants.length]!;
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    infer(v.net);
-    v.wall.push(performance.now() - t0);
-    const cpu = process.cpuUsage(cpu0);
-    v.cpu.push((cpu.user + cpu.system) / 1000);
-  }
-}
-
-const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
-const [baseWall, baseCpu] = [median(variants[0]!.wall), median(variants[0]!.cpu)];
-console.log(`B0 inference, ${size} px, batch ${batch}, wasm ${backend.threads ?? 1} thread(s), ${rounds} rounds`);
-console.log(
-  ['variant', 'wall median ms', 'wall min', 'speed-up', 'CPU median ms', 'CPU min', 'speed-up', 'kernels'].join('\t'),
+await runInterleavedAb(
+  `B0 inference, ${size} px, batch ${batch}, wasm ${backend.threads ?? 1} thread(s)`,
+  [
+    { name: 'tfjs', run: infer(unfusedModel) },
+    { name: 'swish', run: infer(fusedModel) },
+    { name: 'folded', run: infer(foldedInferenceModel(fusedModel).model) },
+  ],
+  Number(opts.rounds),
 );
-for (const v of variants) {
-  const [w, c] = [median(v.wall), median(v.cpu)];
-  console.log(
-    [
-      v.name,
-      w.toFixed(1),
-      Math.min(...v.wall).toFixed(1),
-      (baseWall / w).toFixed(3) + 'x',
-      c.toFixed(1),
-      Math.min(...v.cpu).toFixed(1),
-      (baseCpu / c).toFixed(3) + 'x',
-      v.kernels,
-    ].join('\t'),
-  );
-}
